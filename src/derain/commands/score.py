@@ -1,0 +1,13 @@
+"""`derain score` (placeholder while under construction; replaced by its owner)."""
+
+from derain.errors import DerainError
+
+
+def add_parser(sub):
+    p = sub.add_parser("score", help="(under construction)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args) -> int:
+    raise DerainError("'score' is under construction")
