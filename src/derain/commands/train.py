@@ -1,13 +1,118 @@
-"""`derain train` (placeholder while under construction; replaced by its owner)."""
+"""``derain train``: train J4R-Net (two stages), RRGNet, or RRGNet's continual sequence.
+
+Examples::
+
+    derain train --model j4rnet --stage 1 --presets light,complex --clean DATA --out runs/j4r-s1
+    derain train --model j4rnet --stage 2 --init runs/j4r-s1/last.pt --clean DATA --out runs/j4r-s2
+    derain train --model rrgnet --continual --tasks light,complex,drizzle,storm,downpour --out runs/rrg
+    derain train --export runs/j4r-s2/best.pt --to j4rnet.safetensors
+
+Data is rendered on the fly from clean material (``--clean``: a folder, a manifest root such as
+shared/data/clean, or nothing for the images bundled with scikit-image); only the training split
+of a manifest root is used (see derain.data.splits). ``--data DIR`` trains on a ``derain synth``
+folder instead. Every option lands in the run's checkpoint and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from derain.errors import DerainError
 
 
-def add_parser(sub):
-    p = sub.add_parser("train", help="(under construction)")
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model (J4R-Net stages, RRGNet, continual over rain types)")
+    p.add_argument("--model", choices=["j4rnet", "rrgnet"], default="rrgnet")
+    p.add_argument(
+        "--config", default="", help="model constructor keywords, e.g. channels=32,extractor_blocks=4"
+    )
+    p.add_argument(
+        "--stage", type=int, choices=[1, 2], default=2, help="J4R-Net: 1 = single-frame pre-training"
+    )
+    p.add_argument("--presets", default="light,complex", help="rain types to train on (comma-separated)")
+    p.add_argument("--clean", default=None, help="clean material (default: scikit-image's bundled images)")
+    p.add_argument(
+        "--data", default=None, help="a `derain synth` folder to train on instead of on-the-fly rain"
+    )
+    p.add_argument(
+        "--frames", type=int, default=None, help="frames per training clip (default 9, stage 1: 1)"
+    )
+    p.add_argument(
+        "--patch", type=int, default=None, help="patch side in pixels (default: 32 J4R-Net, 64 RRGNet)"
+    )
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=16, help="global batch size (split across torchrun ranks)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-min", type=float, default=1e-5)
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (e.g. stage 1)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    p.add_argument("--out", default=None, help="run folder (checkpoints, log.csv, curve.png)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--workers", type=int, default=1, help="data-rendering worker processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--threads", type=int, default=None)
+    # Continual learning (RRGNet).
+    p.add_argument("--continual", action="store_true", help="learn --tasks one after another (RRGNet)")
+    p.add_argument("--tasks", default="light,complex,drizzle,storm,downpour")
+    p.add_argument("--review-budget", type=int, default=256, help="clips the rain review may hold")
+    p.add_argument("--review-mode", choices=["recomposite", "stored"], default="recomposite")
+    p.add_argument(
+        "--compare",
+        default="continual,finetune,joint,specialist",
+        help="strategies to run for the forgetting table",
+    )
+    p.add_argument("--test-clean", default=None, help="clean material for the continual test sets")
+    # Export.
+    p.add_argument(
+        "--export", default=None, metavar="CKPT", help="export a checkpoint's weights as safetensors"
+    )
+    p.add_argument("--to", default=None, metavar="FILE", help="with --export: the .safetensors file to write")
     p.set_defaults(func=run)
-    return p
+
+
+def parse_config(text: str) -> dict:
+    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        if "=" not in item:
+            raise DerainError(f"--config entries look like key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _export(args) -> int:
+    from derain.models import load_model, save_weights
+
+    if not args.to:
+        raise DerainError("--export needs --to FILE.safetensors")
+    path = Path(args.export)
+    if not path.exists():
+        raise DerainError(f"checkpoint not found: {path}")
+    model = load_model(path)
+    save_weights(model, args.to)
+    print(f"wrote {args.to} ({model.arch}, {sum(p.numel() for p in model.parameters())} parameters)")
+    return 0
 
 
 def run(args) -> int:
-    raise DerainError("'train' is under construction")
+    if args.export:
+        return _export(args)
+    from derain.train import recipes
+
+    if args.out is None:
+        raise DerainError("--out RUN_FOLDER is required")
+    if args.continual:
+        if args.model != "rrgnet":
+            raise DerainError("--continual trains RRGNet (use --model rrgnet)")
+        recipes.continual(args, parse_config(args.config))
+        return 0
+    recipes.single(args, parse_config(args.config))
+    return 0

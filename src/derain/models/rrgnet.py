@@ -1,0 +1,191 @@
+"""RRGNet: a fast frame-grouping encoder-decoder for general video deraining (Cai et al., 2023).
+
+Only the abstract is public, so the layout is ours (see docs/rrgnet.md for the measurements that
+chose it). A window of ``window = num_groups + group_size - 1`` frames (5 by default) is split into
+overlapping groups of ``group_size`` consecutive frames (triplets) that share one light encoder:
+
+    group g_k = frames (k-1, k, k+1)  --pixel-unshuffle x2--> conv (1/2 res, skip s_k)
+                                      --stride-2 conv + residual blocks--> e_k (1/4 res)
+    fuse  [e_{t-1}, e_t, e_{t+1}] --1x1 conv + residual blocks (1/4 res)-->
+    decode --pixel-shuffle--> + s_t --convs--pixel-shuffle--> residual added to frame t
+
+Why this shape, for CPU speed:
+- Almost all FLOPs run at 1/4 resolution, where a 3x3 conv costs 1/16 of a full-resolution one;
+  pixel-unshuffle (not pooling) moves detail into channels losslessly, so thin streaks survive.
+- Each group is encoded once and reused by the three outputs that need it, so streaming costs one
+  group encoding per frame, not three (``stream_push`` keeps the last groups' features).
+- Only conv / ReLU / pixel (un)shuffle: fast in oneDNN with channels_last + bf16, and on GPUs.
+- It restores the centre frame of each window (not every frame): the encoder cache already
+  shares the expensive part between neighbouring outputs, and one output per step keeps the
+  decoder small.
+
+At the ends of a clip the frames are replicated (frame -1 := frame 0), both in
+:meth:`forward` with ``pad=True`` and in streaming, so streaming equals processing whole.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from derain.models.blocks import ResBlock, conv1x1, conv3x3, crop_to, pad_to_multiple
+
+
+class RRGNet(nn.Module):
+    """Frame-grouping encoder-decoder restoring the centre frame of a temporal window.
+
+    Args:
+        width: channels at 1/4 resolution, where most computation happens.
+        skip_width: channels at 1/2 resolution (the skip connection).
+        encoder_blocks: residual blocks in the shared group encoder.
+        fusion_blocks: residual blocks after the group features are fused.
+        group_size: frames per group (3 = triplets).
+        num_groups: groups per window (3: centred at t-1, t, t+1).
+
+    Shape:
+        - Input: ``(N, T, 3, H, W)`` in [0, 1], any ``H, W`` (padded internally to a multiple of 4).
+        - Output of ``forward(clip, pad=True)``: ``(N, T, 3, H, W)`` (unclamped);
+          with ``pad=False``: the ``T - window + 1`` centre frames that have a full window.
+    """
+
+    arch = "rrgnet"
+
+    def __init__(
+        self,
+        *,
+        width: int = 48,
+        skip_width: int = 16,
+        encoder_blocks: int = 1,
+        fusion_blocks: int = 3,
+        group_size: int = 3,
+        num_groups: int = 3,
+    ) -> None:
+        super().__init__()
+        if group_size % 2 != 1 or num_groups % 2 != 1:
+            raise ValueError("group_size and num_groups must be odd so that windows have a centre frame")
+        self.config = {
+            "width": width,
+            "skip_width": skip_width,
+            "encoder_blocks": encoder_blocks,
+            "fusion_blocks": fusion_blocks,
+            "group_size": group_size,
+            "num_groups": num_groups,
+        }
+        self.group_size, self.num_groups = group_size, num_groups
+        self.window = num_groups + group_size - 1
+        self.delay = self.window // 2
+        gin = 3 * group_size * 4  # a group's frames after pixel-unshuffle by 2
+        # Shared group encoder.
+        self.enc_half = conv3x3(gin, skip_width)
+        self.enc_down = conv3x3(skip_width, width, stride=2)
+        self.enc_blocks = nn.Sequential(*[ResBlock(width) for _ in range(encoder_blocks)])
+        # Fusion of the groups' features.
+        self.fuse = conv1x1(num_groups * width, width)
+        self.fuse_blocks = nn.Sequential(*[ResBlock(width) for _ in range(fusion_blocks)])
+        # Decoder with the centre group's skip.
+        self.dec_up = conv3x3(width, 4 * skip_width)
+        self.dec_half = conv3x3(skip_width, skip_width)
+        self.dec_out = conv3x3(skip_width, 3 * 4)
+        nn.init.zeros_(self.dec_out.weight)
+        nn.init.zeros_(self.dec_out.bias)
+
+    # -- parts ---------------------------------------------------------------------------------
+    def encode(self, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode groups of frames.
+
+        Shape:
+            ``(M, group_size, 3, H, W)`` with ``H, W`` multiples of 4 -> skip ``(M, skip_width, H/2, W/2)``
+            and features ``(M, width, H/4, W/4)``.
+        """
+        m, g, c, h, w = groups.shape
+        x = F.pixel_unshuffle(groups.reshape(m, g * c, h, w), 2)
+        skip = F.relu(self.enc_half(x))
+        feats = self.enc_blocks(F.relu(self.enc_down(skip)))
+        return skip, feats
+
+    def decode(self, feats: list[torch.Tensor], skip: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """Fuse ``num_groups`` group features and restore the centre frame ``(M, 3, H, W)``."""
+        x = self.fuse_blocks(F.relu(self.fuse(torch.cat(feats, 1))))
+        x = F.pixel_shuffle(self.dec_up(x), 2)
+        x = F.relu(self.dec_half(F.relu(x + skip)))
+        return centre + F.pixel_shuffle(self.dec_out(x), 2)
+
+    # -- whole clips ---------------------------------------------------------------------------
+    def forward(self, clip: torch.Tensor, *, pad: bool = True) -> torch.Tensor:
+        if clip.dim() != 5 or clip.shape[2] != 3:
+            raise ValueError(f"RRGNet expects (N, T, 3, H, W), got {tuple(clip.shape)}")
+        clip, size = pad_to_multiple(clip, 4)
+        if pad:
+            d = self.delay
+            clip = torch.cat(
+                [clip[:, :1].expand(-1, d, -1, -1, -1), clip, clip[:, -1:].expand(-1, d, -1, -1, -1)], 1
+            )
+        n, t = clip.shape[:2]
+        out_t = t - self.window + 1
+        if out_t < 1:
+            raise ValueError(f"need at least {self.window} frames without padding, got {t}")
+        # One encoding per group, shared by every window that contains it.
+        num_g = t - self.group_size + 1
+        groups = clip.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)  # (N, num_g, g, 3, H, W)
+        skip, feats = self.encode(groups.reshape(n * num_g, *groups.shape[2:]))
+        skip = skip.reshape(n, num_g, *skip.shape[1:])
+        feats = feats.reshape(n, num_g, *feats.shape[1:])
+        half = self.num_groups // 2
+        centres = clip[:, self.delay : self.delay + out_t]
+        out = self.decode(
+            [feats[:, j : j + out_t].flatten(0, 1) for j in range(self.num_groups)],
+            skip[:, half : half + out_t].flatten(0, 1),
+            centres.flatten(0, 1),
+        )
+        return crop_to(out.reshape(n, out_t, *out.shape[1:]), size)
+
+    # -- streaming protocol used by derain.inference -------------------------------------------
+    def stream_init(self) -> dict:
+        # frames: the last group_size-1 (padded) input frames; groups: cached (skip, feats, centre).
+        return {"frames": None, "groups": [], "size": None, "started": False}
+
+    def _push_padded(self, frames: torch.Tensor, state: dict) -> torch.Tensor | None:
+        """Add already padded frames ``(N, t, 3, H, W)``; return outputs that became computable."""
+        prev = state["frames"]
+        seq = frames if prev is None else torch.cat([prev, frames], 1)
+        keep = self.group_size - 1
+        state["frames"] = seq[:, -keep:] if keep else seq[:, :0]
+        if seq.shape[1] < self.group_size:
+            return None
+        n = seq.shape[0]
+        groups = seq.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)
+        num_g = groups.shape[1]
+        skip, feats = self.encode(groups.reshape(n * num_g, *groups.shape[2:]))
+        half = self.group_size // 2
+        centres = seq[:, half : half + num_g]
+        cache = state["groups"]
+        for i in range(num_g):
+            # Groups are ordered batch-major, so group i of every clip is every num_g-th row.
+            cache.append((skip[i::num_g], feats[i::num_g], centres[:, i]))
+        outs = []
+        while len(cache) >= self.num_groups:
+            window = cache[: self.num_groups]
+            mid = window[self.num_groups // 2]
+            outs.append(self.decode([g[1] for g in window], mid[0], mid[2]))
+            cache.pop(0)
+        return torch.stack(outs, 1) if outs else None
+
+    def stream_push(self, clip: torch.Tensor, state: dict) -> tuple[torch.Tensor | None, dict]:
+        """Add the next chunk ``(N, t, 3, H, W)``; returns the outputs now complete (lagging by ``delay``)."""
+        clip, size = pad_to_multiple(clip, 4)
+        state["size"] = size
+        if not state["started"]:
+            state["started"] = True
+            clip = torch.cat([clip[:, :1].expand(-1, self.delay, -1, -1, -1), clip], 1)
+        state["last"] = clip[:, -1:]
+        out = self._push_padded(clip, state)
+        return (None if out is None else crop_to(out, size)), state
+
+    def stream_flush(self, state: dict) -> torch.Tensor | None:
+        """Outputs for the last ``delay`` frames, replicating the final frame as right padding."""
+        if not state["started"]:
+            return None
+        tail = state["last"].expand(-1, self.delay, -1, -1, -1)
+        out = self._push_padded(tail, state)
+        return None if out is None else crop_to(out, state["size"])

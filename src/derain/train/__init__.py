@@ -1,0 +1,1 @@
+"""Training: the generic loop, losses, continual learning over rain types, distributed glue."""

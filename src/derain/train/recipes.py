@@ -1,0 +1,157 @@
+"""Training recipes behind ``derain train``: what data, objective and schedule each model gets.
+
+- J4R-Net stage 1 (the paper's single-frame pre-training): first conv, extractor and R-Net on
+  single frames (the other sub-networks frozen), 32x32 patches.
+- J4R-Net stage 2: the whole network on 9-frame clips, from stage 1's weights (``--init``).
+- RRGNet: 7-frame clips (a 5-frame window restores the 3 centre frames), 64x64 patches.
+- RRGNet continual: see :mod:`derain.train.forgetting`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from derain.errors import DerainError
+from derain.models import build_model
+from derain.train.losses import J4RObjective, RestorationObjective
+from derain.train.trainer import TrainConfig, Trainer
+from derain.train.validation import make_validator
+
+VAL_SEED_OFFSET = 10_007  # validation items never coincide with training items
+
+
+def clip_shape(args: argparse.Namespace) -> tuple[int, int]:
+    """(frames, patch) for the model/stage unless given on the command line."""
+    if args.model == "j4rnet":
+        frames = 1 if args.stage == 1 else 9
+        patch = 32
+    else:
+        frames, patch = 7, 64
+    return (args.frames or frames), (args.patch or patch)
+
+
+def select_split(sources: list, split: str) -> list:
+    """Sources of ``split`` when they come from the shared clean material; a user's own material
+    (no known split) is used whole."""
+    from derain.data.splits import split_of
+
+    if any(split_of(s) is not None for s in sources):
+        return [s for s in sources if split_of(s) == split]
+    return sources
+
+
+def training_sources(spec: str | None) -> list:
+    """Clean sources for training: only the training split of the shared material."""
+    from derain.data.sources import load_sources
+
+    return select_split(load_sources(spec), "train")
+
+
+def make_dataset(
+    args, presets: list[str], *, frames: int, patch: int, length: int, seed: int, sources=None
+) -> Dataset:
+    if args.data:
+        from derain.data.folders import SynthFolderClips
+
+        return SynthFolderClips(args.data, frames=frames, patch=patch, length=length, seed=seed)
+    from derain.data.synthetic import SyntheticRainClips
+
+    return SyntheticRainClips(
+        sources=sources if sources is not None else training_sources(args.clean),
+        presets=presets,
+        frames=frames,
+        patch=patch,
+        length=length,
+        seed=seed,
+    )
+
+
+def base_config(args, out_dir: str | Path, steps: int | None = None) -> TrainConfig:
+    return TrainConfig(
+        out_dir=str(out_dir),
+        steps=steps or args.steps,
+        batch_size=args.batch,
+        lr=args.lr,
+        lr_min=args.lr_min,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        num_workers=args.workers,
+        log_every=args.log_every,
+        val_every=args.val_every,
+        ckpt_every=max(args.log_every, min(250, args.steps)),
+        threads=args.threads,
+    )
+
+
+def single(args: argparse.Namespace, model_config: dict) -> dict:
+    """One training run (J4R-Net stage 1 or 2, or RRGNet on a fixed mix of rain types)."""
+    presets = [p for p in args.presets.split(",") if p]
+    if not presets:
+        raise DerainError("--presets needs at least one rain type")
+    frames, patch = clip_shape(args)
+    model = build_model(args.model, **model_config)
+    if args.model == "j4rnet":
+        objective = J4RObjective(single_frame=args.stage == 1)
+        if args.stage == 1:
+            # Freeze everything but the single-frame path so DDP and the optimizer agree.
+            model.requires_grad_(False)
+            for p in model.stage1_parameters():
+                p.requires_grad_(True)
+    else:
+        objective = RestorationObjective()
+    cfg = base_config(args, args.out)
+    sources = None if args.data else training_sources(args.clean)
+    data = make_dataset(
+        args,
+        presets,
+        frames=frames,
+        patch=patch,
+        length=cfg.steps * cfg.batch_size,
+        seed=args.seed,
+        sources=sources,
+    )
+    # Validation clips: longer and larger than training patches, so recurrence and context show.
+    val_frames = frames if args.model == "rrgnet" or args.stage == 1 else max(frames, 9)
+    val = make_dataset(
+        args,
+        presets,
+        frames=val_frames,
+        patch=max(patch, 96),
+        length=16,
+        seed=args.seed + VAL_SEED_OFFSET,
+        sources=sources,
+    )
+    extra = {
+        "presets": presets,
+        "frames": frames,
+        "patch": patch,
+        "stage": args.stage,
+        "clean": args.clean or "bundled",
+        "data": args.data,
+    }
+    trainer = Trainer(
+        model=model,
+        objective=objective,
+        dataset=data,
+        config=cfg,
+        validate=make_validator(val, objective.predict),
+        extra_state=extra,
+    )
+    last = Path(args.out) / "last.pt"
+    if args.resume and last.exists():
+        trainer.load(last)
+    elif args.resume:
+        raise DerainError(f"--resume: no checkpoint at {last}")
+    elif args.init:
+        trainer.load(args.init, weights_only=True)
+    return trainer.fit()
+
+
+def continual(args: argparse.Namespace, model_config: dict) -> dict:
+    from derain.train.forgetting import run_experiment
+
+    return run_experiment(args, model_config)

@@ -1,0 +1,133 @@
+"""Model tests on CPU, parametrized over every architecture (timm style)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from derain.models import ARCHITECTURES, J4RNet, RRGNet, build_model
+from derain.train.losses import J4RObjective, RestorationObjective, high_pass
+
+SMALL = {
+    "j4rnet": {"channels": 8, "extractor_blocks": 1},
+    "rrgnet": {"width": 8, "skip_width": 4, "fusion_blocks": 1},
+}
+
+
+def _randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    # Zero-initialised output layers would make every test trivially pass: perturb all weights.
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def _clean(out):
+    return out["clean"] if isinstance(out, dict) else out
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("size", [(32, 32), (37, 50), (21, 19)])
+def test_output_shape_any_size(arch, size):
+    model = _randomize(build_model(arch, **SMALL[arch]))
+    clip = torch.rand(2, 6, 3, *size)
+    with torch.no_grad():
+        out = _clean(model(clip))
+    assert out.shape == clip.shape
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_streaming_equals_whole(arch):
+    model = _randomize(build_model(arch, **SMALL[arch]))
+    clip = torch.rand(1, 11, 3, 27, 34)
+    with torch.no_grad():
+        whole = _clean(model(clip))
+        state, outs = model.stream_init(), []
+        for a, b in [(0, 1), (1, 4), (4, 5), (5, 11)]:
+            y, state = model.stream_push(clip[:, a:b], state)
+            if y is not None:
+                outs.append(y)
+        tail = model.stream_flush(state)
+        if tail is not None:
+            outs.append(tail)
+    streamed = torch.cat(outs, 1)
+    assert streamed.shape == whole.shape
+    torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_rrgnet_single_frame_clip():
+    model = _randomize(RRGNet(**SMALL["rrgnet"]))
+    clip = torch.rand(1, 1, 3, 16, 16)
+    with torch.no_grad():
+        assert model(clip).shape == clip.shape
+
+
+def _batch(t: int = 5, size: int = 16) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    clean = torch.rand(2, t, 3, size, size, generator=g)
+    streak = torch.rand(2, t, 3, size, size, generator=g) * 0.2
+    alpha = (torch.rand(2, t, 1, size, size, generator=g) > 0.9).float()
+    reliance = torch.full_like(clean, 0.8)
+    rainy = (1 - alpha) * (clean + streak) + alpha * reliance
+    return {"rainy": rainy, "clean": clean, "streak": streak, "alpha": alpha, "reliance": reliance}
+
+
+J4R_PARTS = [
+    "first_conv",
+    "extractor",
+    "dnet",
+    "dnet_out",
+    "fnet_gates",
+    "fnet_candidate",
+    "rnet",
+    "rnet_out",
+    "cnet",
+    "cnet_out",
+    "jrc",
+    "jrc_out",
+]
+
+
+def test_j4rnet_gradients_reach_every_subnetwork():
+    model = _randomize(J4RNet(**SMALL["j4rnet"])).train()
+    loss, logs = J4RObjective()(model, _batch())
+    loss.backward()
+    for part in J4R_PARTS:
+        grads = [p.grad for p in getattr(model, part).parameters()]
+        assert all(g is not None and g.abs().sum() > 0 for g in grads), part
+    assert set(logs) == {"joint", "detect", "rect", "removal"}
+
+
+def test_j4rnet_stage1_trains_only_single_frame_parts():
+    model = _randomize(J4RNet(**SMALL["j4rnet"])).train()
+    stage1 = {id(p) for p in model.stage1_parameters()}
+    loss, _ = J4RObjective(single_frame=True)(model, _batch())
+    loss.backward()
+    for p in model.parameters():
+        assert (p.grad is not None) == (id(p) in stage1)
+
+
+def test_j4r_loss_terms_and_weights():
+    batch = _batch()
+    model = _randomize(J4RNet(**SMALL["j4rnet"]))
+    loss_all, logs = J4RObjective()(model, batch)
+    expected = logs["joint"] + 1e-3 * logs["detect"] + 1e-4 * logs["rect"] + 1e-4 * logs["removal"]
+    assert loss_all.item() == pytest.approx(expected, rel=1e-5)
+    # E(.) keeps edges and removes flat regions entirely.
+    assert high_pass(batch["clean"]).shape == batch["clean"].shape
+    assert high_pass(torch.full((1, 3, 9, 9), 0.3)).abs().max() < 1e-6
+    step = torch.zeros(1, 1, 9, 9)
+    step[..., 5:] = 1
+    assert high_pass(step).abs().max() > 0.1
+
+
+def test_rrgnet_objective_uses_centre_frames():
+    model = _randomize(RRGNet(**SMALL["rrgnet"])).train()
+    batch = _batch(t=7)
+    loss, logs = RestorationObjective()(model, batch)
+    loss.backward()
+    assert model(batch["rainy"], pad=False).shape[1] == 3
+    assert all(p.grad is not None for p in model.parameters())
+    assert "restore" in logs
