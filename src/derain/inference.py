@@ -110,7 +110,7 @@ class Derainer:
         if tile <= 0:
             budget = getattr(self.model, "max_tile_pixels", 2_200_000)
             tile = max(height, width) if height * width <= budget else int(math.sqrt(budget))
-        if tile <= self.overlap * 2:
+        if tile < max(height, width) and tile <= self.overlap * 2:
             raise DerainError(f"tile size {tile} must be larger than twice the overlap ({self.overlap})")
         tiles = []
         ys, xs = _tile_starts(height, tile, self.overlap), _tile_starts(width, tile, self.overlap)

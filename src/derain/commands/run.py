@@ -46,6 +46,8 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
             if not matches:
                 raise DerainError(f"no input matches {pat!r}")
             out.extend(Path(m) for m in matches)
+        elif not Path(pat).exists():
+            raise DerainError(f"input not found: {pat}")
         else:
             out.append(Path(pat))
     return list(dict.fromkeys(out))

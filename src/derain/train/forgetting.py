@@ -144,7 +144,7 @@ def summarize(matrix: list[dict], tasks: list[str]) -> dict:
     return {"avg": avg, "bwt": bwt}
 
 
-def run_experiment(args, model_config: dict) -> dict:
+def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: int = 128) -> dict:
     tasks = [t for t in args.tasks.split(",") if t]
     strategies = [s for s in args.compare.split(",") if s]
     unknown = set(strategies) - set(STRATEGIES)
@@ -155,7 +155,7 @@ def run_experiment(args, model_config: dict) -> dict:
     if len(tasks) < 2:
         raise DerainError("--tasks needs at least two rain types for continual learning")
     out = Path(args.out)
-    test_sets = make_test_sets(tasks, args.test_clean or args.clean)
+    test_sets = make_test_sets(tasks, args.test_clean or args.clean, clips=test_clips, size=test_size)
     inputs = {
         t: float(psnr(to_uint8_frames(b["rainy"]), to_uint8_frames(b["clean"])).mean())
         for t, b in test_sets.items()

@@ -1,0 +1,127 @@
+"""Continual learning: the frozen teacher, the rain review's budget, a tiny two-task run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from derain.models import RRGNet
+from derain.train.continual import ContinualObjective, RainReview, freeze_teacher
+from derain.train.forgetting import summarize
+
+SMALL = {"width": 8, "skip_width": 4, "fusion_blocks": 1}
+
+
+def _batch(n=4, t=7, size=16, seed=0, level=0.3):
+    g = torch.Generator().manual_seed(seed)
+    clean = torch.rand(n, t, 3, size, size, generator=g) * 0.7
+    streak = (torch.rand(n, t, 3, size, size, generator=g) > 0.9).float() * level
+    alpha = (torch.rand(n, t, 1, size, size, generator=g) > 0.97).float()
+    reliance = torch.full_like(clean, 0.9)
+    rainy = (1 - alpha) * (clean + streak) + alpha * reliance
+    return {"rainy": rainy, "clean": clean, "streak": streak, "alpha": alpha, "reliance": reliance}
+
+
+def test_teacher_gets_no_gradient_and_stays_unchanged():
+    student = RRGNet(**SMALL)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    teacher = freeze_teacher(student)
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    review = RainReview(budget=8)
+    review.start_task("a")
+    review.offer(_batch(seed=1))
+    review.start_task("b")
+    objective = ContinualObjective(teacher=teacher, review=review)
+    opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+    loss, logs = objective(student, _batch(seed=2))
+    loss.backward()
+    opt.step()
+    assert all(p.grad is None for p in teacher.parameters())
+    assert not any(p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert {"task", "replay", "distill"} <= set(logs)
+    # ... while the student did change.
+    assert any(
+        not torch.equal(a, b) for a, b in zip(student.state_dict().values(), before.values(), strict=True)
+    )
+
+
+def test_review_respects_budget_and_keeps_every_old_task():
+    review = RainReview(budget=10, seed=3)
+    for k, task in enumerate(["light", "complex", "drizzle", "storm"]):
+        review.start_task(task)
+        for i in range(6):
+            review.offer(_batch(n=3, seed=10 * k + i))
+            assert len(review) <= 10
+        assert all(len(items) > 0 for items in review.tasks.values())
+    assert set(review.tasks) == {"light", "complex", "drizzle", "storm"}
+    drawn = review.draw(6, _batch(n=2)["clean"])
+    assert drawn["rainy"].shape == (6, 7, 3, 16, 16)
+    assert review.old_tasks() == ["light", "complex", "drizzle"]
+
+
+def test_recomposite_follows_the_hybrid_model():
+    review = RainReview(budget=4)
+    review.start_task("old")
+    old = _batch(n=1, seed=5)
+    review.offer(old)
+    review.start_task("new")
+    background = _batch(n=1, seed=6)["clean"]
+    drawn = review.draw(1, background)
+    alpha = old["alpha"]
+    expected = (1 - alpha) * (background + torch.minimum(old["streak"], 1 - background)) + alpha * old[
+        "reliance"
+    ]
+    torch.testing.assert_close(drawn["rainy"], expected, atol=2e-3, rtol=0)  # stored in float16
+    torch.testing.assert_close(drawn["clean"], background)
+
+
+def test_summarize_average_and_backward_transfer():
+    matrix = [{"a": 30.0, "b": 20.0}, {"a": 29.0, "b": 28.0}]
+    out = summarize(matrix, ["a", "b"])
+    assert out["avg"] == 28.5
+    assert out["bwt"] == -1.0
+
+
+def test_tiny_two_task_continual_run(tmp_path):
+    from derain.train.forgetting import run_experiment
+
+    args = argparse.Namespace(
+        tasks="light,storm",
+        compare="continual,finetune,joint,specialist",
+        out=str(tmp_path / "run"),
+        steps=2,
+        batch=2,
+        lr=1e-3,
+        lr_min=1e-4,
+        device="cpu",
+        precision="fp32",
+        seed=0,
+        workers=0,
+        log_every=1,
+        val_every=2,
+        threads=None,
+        review_budget=4,
+        review_mode="recomposite",
+        clean=None,
+        data=None,
+        test_clean=None,
+        model="rrgnet",
+        frames=5,
+        patch=32,
+        stage=2,
+    )
+    results = run_experiment(args, SMALL, test_clips=2, test_size=32)
+    assert len(results["continual"]["matrix"]) == 2
+    assert results["continual"]["bwt"] is not None
+    assert set(results["specialist"]["scores"]) == {"light", "storm"}
+    saved = json.loads((tmp_path / "run" / "forgetting.json").read_text())
+    assert saved["tasks"] == ["light", "storm"]
+    for name in ("forgetting.md", "forgetting.png", "rrgnet.safetensors"):
+        assert (tmp_path / "run" / name).is_file()
+    review = torch.load(tmp_path / "run" / "continual" / "1-storm" / "review.pt", weights_only=False)
+    assert len(review["tasks"]["light"]) > 0
