@@ -67,10 +67,14 @@ def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Modu
 
 
 def set_cpu_threads(threads: int | None = None) -> int:
-    """Use all physical cores for intra-op work unless told otherwise (or OMP_NUM_THREADS is set)."""
+    """Use the cores for intra-op work unless told otherwise (or OMP_NUM_THREADS is set).
+
+    Under torchrun the cores are shared between the processes of this machine.
+    """
     if threads is None:
         if os.environ.get("OMP_NUM_THREADS"):
             return torch.get_num_threads()
-        threads = os.cpu_count() or 1
+        per_machine = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        threads = (os.cpu_count() or 1) // max(1, per_machine)
     torch.set_num_threads(max(1, threads))
     return torch.get_num_threads()

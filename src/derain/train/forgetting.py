@@ -102,8 +102,13 @@ def hash_task(presets: list[str]) -> int:
     return sum((i + 1) * ord(c) for i, c in enumerate(",".join(presets))) * 101
 
 
+def _fresh_model(args, model_config: dict) -> torch.nn.Module:
+    torch.manual_seed(args.seed)  # every strategy starts from the same initial weights
+    return build_model("rrgnet", **model_config)
+
+
 def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: bool) -> list[dict]:
-    model = build_model("rrgnet", **model_config)
+    model = _fresh_model(args, model_config)
     review = (
         RainReview(budget=args.review_budget, mode=args.review_mode, seed=args.seed) if continual else None
     )
@@ -172,14 +177,14 @@ def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: 
             matrix = _sequence(args, model_config, tasks, test_sets, out, continual=strategy == "continual")
             results[strategy] = {"matrix": matrix, **summarize(matrix, tasks)}
         elif strategy == "joint":
-            model = build_model("rrgnet", **model_config)
+            model = _fresh_model(args, model_config)
             _train_task(args, model, ContinualObjective(), tasks, out / "joint", args.steps * len(tasks))
             row = score(model, test_sets, precision=args.precision)
             results["joint"] = {"matrix": [row], **summarize([row], tasks)}
         else:
             diag = {}
             for task in tasks:
-                model = build_model("rrgnet", **model_config)
+                model = _fresh_model(args, model_config)
                 _train_task(args, model, ContinualObjective(), [task], out / "specialist" / task, args.steps)
                 diag[task] = score(model, {task: test_sets[task]}, precision=args.precision)[task]
             results["specialist"] = {"scores": diag, "avg": sum(diag.values()) / len(diag)}

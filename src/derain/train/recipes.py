@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
 from torch.utils.data import Dataset
 
 from derain.errors import DerainError
@@ -93,6 +94,7 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
     if not presets:
         raise DerainError("--presets needs at least one rain type")
     frames, patch = clip_shape(args)
+    torch.manual_seed(args.seed)  # the initial weights depend on the seed only
     model = build_model(args.model, **model_config)
     if args.model == "j4rnet":
         objective = J4RObjective(single_frame=args.stage == 1)

@@ -222,11 +222,23 @@ class Trainer:
                 running, count, t_window, seen = {}, 0, time.perf_counter(), 0
             if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                 self.save("last.pt")
+        self._record_ranks()
         if self.dist.is_main:
             from derain.train.plots import plot_training_curve
 
             plot_training_curve(log_path, self.out_dir / "curve.png")
         return self.history[-1] if self.history else {}
+
+    def _record_ranks(self) -> None:
+        """Under torchrun, write every rank's parameter checksum to ``ranks.json`` (they must agree)."""
+        if not self.dist.enabled:
+            return
+        checksum = float(sum(p.detach().double().sum() for p in self.model.parameters()))
+        rows = dist_utils.all_gather_objects(
+            {"rank": self.dist.rank, "param_sum": checksum, "step": self.step}
+        )
+        if self.dist.is_main:
+            (self.out_dir / "ranks.json").write_text(json.dumps(rows, indent=2))
 
     def _run_validation(self) -> dict:
         self.model.eval()
