@@ -203,3 +203,39 @@ def test_cli_subprocess_has_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "input not found" in proc.stderr
+
+
+_PEAK_RSS_CHILD = """
+import json, resource, sys
+from derain.inference import derain_video
+peaks = []
+for src in sys.argv[1:3]:  # short clip first: every one-off allocation happens there
+    derain_video(src, sys.argv[3], model=sys.argv[4], device="cpu", overwrite=True, progress=False)
+    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(json.dumps(peaks))
+"""
+
+
+def test_peak_memory_does_not_grow_with_length(tmp_path, write_test_video, weights):
+    """A 10x longer clip must not raise peak RSS by more than 10% (holding its frames would: +130 MB)."""
+    import json
+
+    short = write_test_video(tmp_path / "c60.mp4", frames=60, size=(320, 240), with_audio=False)
+    long = write_test_video(tmp_path / "c600.mp4", frames=600, size=(320, 240), with_audio=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PEAK_RSS_CHILD,
+            str(short),
+            str(long),
+            str(tmp_path / "o.mp4"),
+            str(weights["rrgnet"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    after_short, after_long = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert after_long < after_short * 1.10, (after_short, after_long)
