@@ -131,3 +131,13 @@ def test_rrgnet_objective_uses_centre_frames():
     assert model(batch["rainy"], pad=False).shape[1] == 3
     assert all(p.grad is not None for p in model.parameters())
     assert "restore" in logs
+
+
+def test_lr_schedule_holds_then_decays_to_lr_min():
+    from derain.train.trainer import TrainConfig, lr_at
+
+    cfg = TrainConfig(out_dir="x", steps=1001, lr=1e-3, lr_min=1e-5, decay_start=0.3)
+    assert lr_at(0, cfg) == lr_at(300, cfg) == 1e-3
+    assert lr_at(1000, cfg) == pytest.approx(1e-5)
+    lrs = [lr_at(s, cfg) for s in range(1001)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))

@@ -71,6 +71,9 @@ def add_parser(sub) -> None:
         "--export", default=None, metavar="CKPT", help="export a checkpoint's weights as safetensors"
     )
     p.add_argument("--to", default=None, metavar="FILE", help="with --export: the .safetensors file to write")
+    p.add_argument(
+        "--card-notes", default=None, metavar="MD", help="with --export: prose to add to the model card"
+    )
     p.set_defaults(func=run)
 
 
@@ -89,16 +92,15 @@ def parse_config(text: str) -> dict:
 
 
 def _export(args) -> int:
-    from derain.models import load_model, save_weights
+    from derain.train.export import export
 
     if not args.to:
         raise DerainError("--export needs --to FILE.safetensors")
-    path = Path(args.export)
-    if not path.exists():
-        raise DerainError(f"checkpoint not found: {path}")
-    model = load_model(path)
-    save_weights(model, args.to)
-    print(f"wrote {args.to} ({model.arch}, {sum(p.numel() for p in model.parameters())} parameters)")
+    if not Path(args.export).exists():
+        raise DerainError(f"checkpoint not found: {args.export}")
+    notes = Path(args.card_notes).read_text() if args.card_notes else ""
+    weights, card = export(args.export, args.to, notes=notes)
+    print(f"wrote {weights} and its model card {card}")
     return 0
 
 

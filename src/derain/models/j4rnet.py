@@ -45,6 +45,8 @@ class J4RNet(nn.Module):
     Args:
         channels: width of every feature map (the released model used 64; 32 trains on a CPU).
         extractor_blocks: residual units in the per-frame feature extractor (the release used 4).
+        single_frame: run only the single-frame path (first conv, extractor, R-Net): the stage-1
+            model of the paper's two-stage training, kept as a baseline.
 
     Shape:
         - Input: rainy clip ``(N, T, 3, H, W)`` in [0, 1], any ``H, W``.
@@ -55,10 +57,15 @@ class J4RNet(nn.Module):
 
     arch = "j4rnet"
 
-    def __init__(self, *, channels: int = 32, extractor_blocks: int = 4) -> None:
+    def __init__(self, *, channels: int = 32, extractor_blocks: int = 4, single_frame: bool = False) -> None:
         super().__init__()
         c = channels
-        self.config = {"channels": channels, "extractor_blocks": extractor_blocks}
+        self.config = {
+            "channels": channels,
+            "extractor_blocks": extractor_blocks,
+            "single_frame": single_frame,
+        }
+        self.single_frame = single_frame
         self.channels = c
         # Spatial features F_t.
         self.first_conv = conv3x3(3, c)
@@ -112,13 +119,13 @@ class J4RNet(nn.Module):
         return like.new_zeros(n, self.channels, h, w, dtype=torch.float32)
 
     def forward(
-        self, clip: torch.Tensor, state: torch.Tensor | None = None, *, single_frame: bool = False
+        self, clip: torch.Tensor, state: torch.Tensor | None = None, *, single_frame: bool | None = None
     ) -> dict[str, torch.Tensor]:
-        """Run the recurrence over ``clip``; ``single_frame=True`` runs :meth:`forward_single` on every
-        frame instead (stage 1; a keyword so that DistributedDataParallel wraps both)."""
-        if single_frame:
+        """Run the recurrence over ``clip``; ``single_frame=True`` (default: the constructor's choice)
+        runs :meth:`forward_single` on every frame instead (a keyword so that DDP wraps both)."""
+        if self.single_frame if single_frame is None else single_frame:
             out = self.forward_single(clip.flatten(0, 1))
-            return {k: v.reshape(clip.shape) for k, v in out.items()}
+            return {**{k: v.reshape(clip.shape) for k, v in out.items()}, "state": state}
         if clip.dim() != 5 or clip.shape[2] != 3:
             raise ValueError(f"J4RNet expects (N, T, 3, H, W), got {tuple(clip.shape)}")
         n, t, _, h, w = clip.shape

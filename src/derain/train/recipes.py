@@ -95,6 +95,8 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
         raise DerainError("--presets needs at least one rain type")
     frames, patch = clip_shape(args)
     torch.manual_seed(args.seed)  # the initial weights depend on the seed only
+    if args.model == "j4rnet" and args.stage == 1:
+        model_config = {**model_config, "single_frame": True}
     model = build_model(args.model, **model_config)
     if args.model == "j4rnet":
         objective = J4RObjective(single_frame=args.stage == 1)

@@ -4,8 +4,8 @@ The trainer knows nothing about a particular model. It takes an ``objective(mode
 (loss, logs)`` (see :mod:`derain.train.losses`), an iterable dataset or map-style dataset of
 batches' items, and a :class:`TrainConfig`. It owns the things every run needs:
 
-- Adam with the learning rate decaying log-linearly from ``lr`` to ``lr_min`` (the J4R-Net
-  paper decays 1e-3 -> 1e-5), optional gradient clipping;
+- Adam with the learning rate held, then decaying log-linearly from ``lr`` to ``lr_min`` (the
+  J4R-Net paper decays 1e-3 -> 1e-5), gradient clipping;
 - bf16 autocast + channels_last on capable CPUs, fp16/bf16 autocast on CUDA (``precision``);
 - a CSV log (``log.csv``), a training-curve PNG (``curve.png``), validation PSNR-Y every
   ``val_every`` steps on a fixed validation set;
@@ -44,6 +44,7 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-3
     lr_min: float = 1e-5
+    decay_start: float = 0.3  # fraction of the run at the full lr before the decay begins
     grad_clip: float = 1.0
     weight_decay: float = 0.0
     device: str = "auto"
@@ -60,11 +61,17 @@ class TrainConfig:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Log-linear decay from ``cfg.lr`` at step 0 to ``cfg.lr_min`` at the last step."""
+    """``cfg.lr`` for the first ``decay_start`` of the run, then log-linear decay to ``cfg.lr_min``.
+
+    The paper decays 1e-3 -> 1e-5 over hundreds of epochs; our CPU runs are short, and decaying
+    from the first step starves them (measured: RRGNet gained 0.2 dB in 300 steps with an immediate
+    decay, 5.4 dB at a constant 1e-3), so the decay starts part-way.
+    """
     if cfg.steps <= 1 or cfg.lr_min >= cfg.lr:
         return cfg.lr
-    frac = min(1.0, step / (cfg.steps - 1))
-    return cfg.lr * math.exp(frac * math.log(cfg.lr_min / cfg.lr))
+    start = cfg.decay_start * (cfg.steps - 1)
+    frac = max(0.0, (step - start) / max(1e-9, cfg.steps - 1 - start))
+    return cfg.lr * math.exp(min(1.0, frac) * math.log(cfg.lr_min / cfg.lr))
 
 
 def _batches(loader: DataLoader, sampler, start_step: int) -> Iterator[dict]:
