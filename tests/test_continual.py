@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
 import torch
 
 from derain.models import RRGNet
@@ -64,6 +65,24 @@ def test_review_respects_budget_and_keeps_every_old_task():
     assert review.old_tasks() == ["light", "complex", "drizzle"]
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_objective_with_replay_runs_under_autocast(precision):
+    from derain import runtime
+
+    if precision == "bf16" and not runtime.cpu_supports_bf16():
+        pytest.skip("no native bf16 on this CPU")
+    student = RRGNet(**SMALL)
+    review = RainReview(budget=4)
+    review.start_task("a")
+    review.offer(_batch(seed=1))
+    review.start_task("b")
+    objective = ContinualObjective(teacher=freeze_teacher(student), review=review)
+    with runtime.autocast(torch.device("cpu"), precision):
+        loss, logs = objective(student, _batch(seed=2))
+    loss.backward()
+    assert torch.isfinite(loss) and "replay" in logs
+
+
 def test_recomposite_follows_the_hybrid_model():
     review = RainReview(budget=4)
     review.start_task("old")
@@ -103,6 +122,8 @@ def test_tiny_two_task_continual_run(tmp_path):
         seed=0,
         workers=0,
         log_every=1,
+        val_clips=2,
+        val_patch=32,
         val_every=2,
         threads=None,
         review_budget=4,

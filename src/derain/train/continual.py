@@ -106,7 +106,8 @@ class RainReview:
             items = self.tasks[old[i % len(old)]]
             picks.append(items[int(torch.randint(len(items), (1,), generator=self.gen))])
         dev, dtype = clean.device, clean.dtype
-        stacked = {k: torch.stack([p[k] for p in picks]).to(dev, dtype) for k in picks[0]}
+        # Stored in float16: widen each sample before stacking (CPU autocast refuses half tensors).
+        stacked = {k: torch.stack([p[k].to(dev, dtype) for p in picks]) for k in picks[0]}
         if self.mode == "stored":
             return {"rainy": stacked["rainy"], "clean": stacked["clean"]}
         background = clean[torch.arange(count, device=dev) % clean.shape[0]]

@@ -80,14 +80,20 @@ def _train_task(args, model, objective, presets, out_dir: Path, steps: int) -> N
         sources=sources,
     )
     val = make_dataset(
-        args, presets, frames=frames, patch=96, length=8, seed=args.seed + 10_007, sources=sources
+        args,
+        presets,
+        frames=frames,
+        patch=args.val_patch,
+        length=args.val_clips,
+        seed=args.seed + 10_007,
+        sources=sources,
     )
     trainer = Trainer(
         model=model,
         objective=objective,
         dataset=data,
         config=cfg,
-        validate=make_validator(val, objective.predict, count=8),
+        validate=make_validator(val, objective.predict, count=args.val_clips),
         extra_state={"presets": presets, "frames": frames, "patch": patch},
     )
     if last.exists():

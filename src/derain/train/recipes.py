@@ -124,8 +124,8 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
         args,
         presets,
         frames=val_frames,
-        patch=max(patch, 96),
-        length=16,
+        patch=max(patch, args.val_patch),
+        length=args.val_clips,
         seed=args.seed + VAL_SEED_OFFSET,
         sources=sources,
     )
@@ -142,7 +142,7 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
         objective=objective,
         dataset=data,
         config=cfg,
-        validate=make_validator(val, objective.predict),
+        validate=make_validator(val, objective.predict, count=args.val_clips),
         extra_state=extra,
     )
     last = Path(args.out) / "last.pt"
