@@ -146,3 +146,10 @@ def test_tiny_two_task_continual_run(tmp_path):
         assert (tmp_path / "run" / name).is_file()
     review = torch.load(tmp_path / "run" / "continual" / "1-storm" / "review.pt", weights_only=False)
     assert len(review["tasks"]["light"]) > 0
+    # A rerun finds every task finished: it restores the reviews instead of overwriting them.
+    first = torch.load(tmp_path / "run" / "continual" / "0-light" / "review.pt", weights_only=False)
+    args.compare = "continual"
+    again = run_experiment(args, SMALL, test_clips=2, test_size=32)
+    assert again["continual"]["matrix"] == results["continual"]["matrix"]
+    kept = torch.load(tmp_path / "run" / "continual" / "0-light" / "review.pt", weights_only=False)
+    assert len(kept["tasks"]["light"]) == len(first["tasks"]["light"]) > 0

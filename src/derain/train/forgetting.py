@@ -123,17 +123,19 @@ def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: boo
     for k, task in enumerate(tasks):
         task_dir = out / name / f"{k}-{task}"
         teacher = freeze_teacher(model) if continual and k > 0 else None
+        # review.pt is written when a task completes: a rerun restores it instead of collecting again.
+        saved_review = task_dir / "review.pt"
+        finished_before = saved_review.exists()
         if review is not None:
-            # A resumed run reloads the review as the previous task left it.
-            previous = out / name / f"{k - 1}-{tasks[k - 1]}" / "review.pt" if k > 0 else None
-            if previous is not None and previous.exists() and not review.tasks:
-                review.load_state_dict(torch.load(previous, weights_only=False))
             review.start_task(task)
         objective = ContinualObjective(teacher=teacher, review=review)
         _train_task(args, model, objective, [task], task_dir, args.steps)
         if review is not None:
-            task_dir.mkdir(parents=True, exist_ok=True)
-            torch.save(review.state_dict(), task_dir / "review.pt")
+            if finished_before:
+                review.load_state_dict(torch.load(saved_review, weights_only=False))
+            else:
+                task_dir.mkdir(parents=True, exist_ok=True)
+                torch.save(review.state_dict(), saved_review)
         rows.append(score(model, test_sets, precision=args.precision))
         print(f"[{name}] after {task}: " + ", ".join(f"{t} {v:.2f}" for t, v in rows[-1].items()), flush=True)
     if continual:
