@@ -56,6 +56,8 @@ class J4RNet(nn.Module):
     """
 
     arch = "j4rnet"
+    #: Largest frame area the engine runs untiled: full-resolution 32-channel features cost ~1 KB/pixel.
+    max_tile_pixels = 1_000_000
 
     def __init__(self, *, channels: int = 32, extractor_blocks: int = 4, single_frame: bool = False) -> None:
         super().__init__()

@@ -50,6 +50,8 @@ class RRGNet(nn.Module):
     """
 
     arch = "rrgnet"
+    #: Largest frame area the engine runs untiled (4K fits: features live at 1/2 and 1/4 resolution).
+    max_tile_pixels = 8_300_000
 
     def __init__(
         self,

@@ -27,9 +27,8 @@ from derain.errors import DerainError
 from derain.metrics import psnr
 from derain.models import build_model, save_weights
 from derain.train.continual import ContinualObjective, RainReview, freeze_teacher
-from derain.train.recipes import base_config, clip_shape, make_dataset, select_split, training_sources
-from derain.train.trainer import Trainer
-from derain.train.validation import make_validator, to_uint8_frames
+from derain.train.recipes import build_trainer, select_split
+from derain.train.validation import to_uint8_frames
 
 STRATEGIES = ("continual", "finetune", "joint", "specialist")
 TEST_SEED = 20_231  # fixed: the continual test sets are the same for every run
@@ -67,34 +66,14 @@ def score(model: torch.nn.Module, test_sets: dict, *, device: str = "auto", prec
 def _train_task(args, model, objective, presets, out_dir: Path, steps: int) -> None:
     """Train ``model`` in place for ``steps`` on ``presets``; reuse a finished run in ``out_dir``."""
     last = out_dir / "last.pt"
-    frames, patch = clip_shape(args)
-    cfg = base_config(args, out_dir, steps)
-    sources = None if args.data else training_sources(args.clean)
-    data = make_dataset(
+    trainer = build_trainer(
         args,
+        model,
+        objective,
         presets,
-        frames=frames,
-        patch=patch,
-        length=steps * cfg.batch_size,
-        seed=args.seed + hash_task(presets),
-        sources=sources,
-    )
-    val = make_dataset(
-        args,
-        presets,
-        frames=frames,
-        patch=args.val_patch,
-        length=args.val_clips,
-        seed=args.seed + 10_007,
-        sources=sources,
-    )
-    trainer = Trainer(
-        model=model,
-        objective=objective,
-        dataset=data,
-        config=cfg,
-        validate=make_validator(val, objective.predict, count=args.val_clips),
-        extra_state={"presets": presets, "frames": frames, "patch": patch},
+        out_dir=out_dir,
+        steps=steps,
+        data_seed=args.seed + hash_task(presets),
     )
     if last.exists():
         trainer.load(last)

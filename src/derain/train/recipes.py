@@ -88,6 +88,62 @@ def base_config(args, out_dir: str | Path, steps: int | None = None) -> TrainCon
     )
 
 
+def build_trainer(
+    args: argparse.Namespace,
+    model: torch.nn.Module,
+    objective,
+    presets: list[str],
+    *,
+    out_dir: str | Path,
+    steps: int | None = None,
+    data_seed: int | None = None,
+    val_frames: int | None = None,
+    extra: dict | None = None,
+) -> Trainer:
+    """A Trainer on the recipe's training data for ``presets`` and a fixed validation set.
+
+    Training items are ``steps x batch`` distinct clips (``data_seed``, default ``args.seed``);
+    validation clips come from the same TRAIN material with their own seed and a larger patch.
+    """
+    frames, patch = clip_shape(args)
+    cfg = base_config(args, out_dir, steps)
+    sources = None if args.data else training_sources(args.clean)
+    data = make_dataset(
+        args,
+        presets,
+        frames=frames,
+        patch=patch,
+        length=cfg.steps * cfg.batch_size,
+        seed=args.seed if data_seed is None else data_seed,
+        sources=sources,
+    )
+    val = make_dataset(
+        args,
+        presets,
+        frames=val_frames or frames,
+        patch=max(patch, args.val_patch),
+        length=args.val_clips,
+        seed=args.seed + VAL_SEED_OFFSET,
+        sources=sources,
+    )
+    info = {
+        "presets": presets,
+        "frames": frames,
+        "patch": patch,
+        "clean": args.clean or "bundled",
+        "data": args.data,
+        **(extra or {}),
+    }
+    return Trainer(
+        model=model,
+        objective=objective,
+        dataset=data,
+        config=cfg,
+        validate=make_validator(val, objective.predict, count=args.val_clips),
+        extra_state=info,
+    )
+
+
 def single(args: argparse.Namespace, model_config: dict) -> dict:
     """One training run (J4R-Net stage 1 or 2, or RRGNet on a fixed mix of rain types)."""
     presets = [p for p in args.presets.split(",") if p]
@@ -107,43 +163,10 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
                 p.requires_grad_(True)
     else:
         objective = RestorationObjective()
-    cfg = base_config(args, args.out)
-    sources = None if args.data else training_sources(args.clean)
-    data = make_dataset(
-        args,
-        presets,
-        frames=frames,
-        patch=patch,
-        length=cfg.steps * cfg.batch_size,
-        seed=args.seed,
-        sources=sources,
-    )
-    # Validation clips: longer and larger than training patches, so recurrence and context show.
+    # Validation clips: longer than training clips for stage 2, so the recurrence shows.
     val_frames = frames if args.model == "rrgnet" or args.stage == 1 else max(frames, 9)
-    val = make_dataset(
-        args,
-        presets,
-        frames=val_frames,
-        patch=max(patch, args.val_patch),
-        length=args.val_clips,
-        seed=args.seed + VAL_SEED_OFFSET,
-        sources=sources,
-    )
-    extra = {
-        "presets": presets,
-        "frames": frames,
-        "patch": patch,
-        "stage": args.stage,
-        "clean": args.clean or "bundled",
-        "data": args.data,
-    }
-    trainer = Trainer(
-        model=model,
-        objective=objective,
-        dataset=data,
-        config=cfg,
-        validate=make_validator(val, objective.predict, count=args.val_clips),
-        extra_state=extra,
+    trainer = build_trainer(
+        args, model, objective, presets, out_dir=args.out, val_frames=val_frames, extra={"stage": args.stage}
     )
     last = Path(args.out) / "last.pt"
     if args.resume and last.exists():
