@@ -122,6 +122,7 @@ def test_tiny_two_task_continual_run(tmp_path):
         seed=0,
         workers=0,
         log_every=1,
+        ckpt_every=250,
         val_clips=2,
         val_patch=32,
         val_every=2,

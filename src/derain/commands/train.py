@@ -54,6 +54,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--ckpt-every", type=int, default=250, help="write last.pt every N steps")
     p.add_argument("--val-clips", type=int, default=16, help="validation clips (rendered once, TRAIN split)")
     p.add_argument("--val-patch", type=int, default=96, help="validation patch side in pixels")
     p.add_argument("--threads", type=int, default=None)

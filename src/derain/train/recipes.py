@@ -83,7 +83,7 @@ def base_config(args, out_dir: str | Path, steps: int | None = None) -> TrainCon
         num_workers=args.workers,
         log_every=args.log_every,
         val_every=args.val_every,
-        ckpt_every=max(args.log_every, min(250, args.steps)),
+        ckpt_every=max(1, min(args.ckpt_every, steps or args.steps)),
         threads=args.threads,
     )
 
