@@ -239,3 +239,41 @@ def test_peak_memory_does_not_grow_with_length(tmp_path, write_test_video, weigh
     assert proc.returncode == 0, proc.stderr[-1500:]
     after_short, after_long = json.loads(proc.stdout.strip().splitlines()[-1])
     assert after_long < after_short * 1.10, (after_short, after_long)
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path, write_test_video, weights):
+    import signal
+    import time
+
+    src = write_test_video(tmp_path / "long.mp4", frames=400, size=(320, 240), with_audio=True)
+    dst = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "derain",
+            "run",
+            str(src),
+            "-o",
+            str(dst),
+            "--model",
+            str(weights["rrgnet"]),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(".partial" in p.name for p in tmp_path.iterdir()):  # writing has started
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "derain run ended before it was interrupted"
+        )
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
