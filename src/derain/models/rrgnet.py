@@ -93,22 +93,50 @@ class RRGNet(nn.Module):
         nn.init.zeros_(self.dec_out.bias)
 
     # -- parts ---------------------------------------------------------------------------------
-    def encode(self, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode groups of frames.
+    @staticmethod
+    def unshuffle(frames: torch.Tensor) -> torch.Tensor:
+        """Pixel-unshuffle by 2, once per frame.
+
+        A group's encoder input is the channel concatenation of its frames' unshuffled tensors (the
+        same channel order as ``F.pixel_unshuffle`` of the stacked frames), so each frame is unshuffled
+        once and shared by the groups that contain it; and for consecutive frames stored one after
+        another, a group is a free ``reshape`` view, not a copy.
 
         Shape:
-            ``(M, group_size, 3, H, W)`` with ``H, W`` multiples of 4 -> skip ``(M, skip_width, H/2, W/2)``
-            and features ``(M, width, H/4, W/4)``.
+            ``(..., 3, H, W)`` with even ``H, W`` -> ``(..., 12, H/2, W/2)``.
         """
-        m, g, c, h, w = groups.shape
-        x = F.pixel_unshuffle(groups.reshape(m, g * c, h, w), 2)
-        skip = F.relu(self.enc_half(x))
+        return F.pixel_unshuffle(frames, 2)
+
+    def encode(self, groups: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode groups of unshuffled frames (see :meth:`unshuffle`).
+
+        Shape:
+            ``(M, 12 * group_size, H/2, W/2)`` -> skip ``(M, skip_width, H/2, W/2)`` and features
+            ``(M, width, H/4, W/4)``.
+        """
+        skip = F.relu(self.enc_half(groups))
         feats = self.enc_blocks(F.relu(self.enc_down(skip)))
         return skip, feats
 
+    def _groups(self, unshuffled: torch.Tensor) -> torch.Tensor:
+        """``(N, T, 12, h, w)`` -> every run of ``group_size`` frames ``(N * (T - g + 1), 12 g, h, w)``."""
+        n, t, c, h, w = unshuffled.shape
+        num_g = t - self.group_size + 1
+        unshuffled = unshuffled.contiguous()
+        if num_g == 1:
+            return unshuffled.reshape(n, c * t, h, w)  # a view: no copy in streaming's steady state
+        groups = unshuffled.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)
+        return groups.reshape(n * num_g, self.group_size * c, h, w)
+
     def decode(self, feats: list[torch.Tensor], skip: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """Fuse ``num_groups`` group features and restore the centre frame ``(M, 3, H, W)``."""
-        x = self.fuse_blocks(F.relu(self.fuse(torch.cat(feats, 1))))
+        # fuse(cat(feats)) as a sum of per-group 1x1 convs: same weights, no channel concat (a
+        # strided copy in channels_last).
+        weights = self.fuse.weight.split(self.config["width"], dim=1)
+        x = F.conv2d(feats[0], weights[0], self.fuse.bias)
+        for f, w in zip(feats[1:], weights[1:], strict=True):
+            x = x + F.conv2d(f, w)
+        x = self.fuse_blocks(F.relu(x))
         x = F.pixel_shuffle(self.dec_up(x), 2)
         x = F.relu(self.dec_half(F.relu(x + skip)))
         return centre + F.pixel_shuffle(self.dec_out(x), 2)
@@ -129,8 +157,8 @@ class RRGNet(nn.Module):
             raise ValueError(f"need at least {self.window} frames without padding, got {t}")
         # One encoding per group, shared by every window that contains it.
         num_g = t - self.group_size + 1
-        groups = clip.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)  # (N, num_g, g, 3, H, W)
-        skip, feats = self.encode(groups.reshape(n * num_g, *groups.shape[2:]))
+        unshuffled = self.unshuffle(clip.flatten(0, 1)).unflatten(0, (n, t))
+        skip, feats = self.encode(self._groups(unshuffled))
         skip = skip.reshape(n, num_g, *skip.shape[1:])
         feats = feats.reshape(n, num_g, *feats.shape[1:])
         half = self.num_groups // 2
@@ -144,32 +172,34 @@ class RRGNet(nn.Module):
 
     # -- streaming protocol used by derain.inference -------------------------------------------
     def stream_init(self) -> dict:
-        # frames: the last group_size-1 (padded) input frames; groups: cached (skip, feats, centre).
-        return {"frames": None, "groups": [], "size": None, "started": False}
+        # frames / unshuffled: the last group_size-1 (padded) input frames, raw and unshuffled, as
+        # lists (appending costs nothing; re-concatenating full frames every step would);
+        # groups: cached (skip, feats, centre frame) of the groups not yet fully used.
+        return {"frames": [], "unshuffled": [], "groups": [], "size": None, "started": False}
 
     def _push_padded(self, frames: torch.Tensor, state: dict) -> torch.Tensor | None:
         """Add already padded frames ``(N, t, 3, H, W)``; return outputs that became computable."""
-        prev = state["frames"]
-        seq = frames if prev is None else torch.cat([prev, frames], 1)
-        keep = self.group_size - 1
-        state["frames"] = seq[:, -keep:] if keep else seq[:, :0]
-        if seq.shape[1] < self.group_size:
+        raw, unshuffled, g = state["frames"], state["unshuffled"], self.group_size
+        new = self.unshuffle(frames)
+        groups, centres = [], []
+        for i in range(frames.shape[1]):
+            raw.append(frames[:, i])
+            unshuffled.append(new[:, i])
+            if len(raw) >= g:
+                groups.append(torch.cat(unshuffled[-g:], 1))
+                centres.append(raw[-g + g // 2])
+                del raw[: len(raw) - (g - 1)], unshuffled[: len(unshuffled) - (g - 1)]
+        if not groups:
             return None
-        n = seq.shape[0]
-        groups = seq.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)
-        num_g = groups.shape[1]
-        skip, feats = self.encode(groups.reshape(n * num_g, *groups.shape[2:]))
-        half = self.group_size // 2
-        centres = seq[:, half : half + num_g]
-        cache = state["groups"]
-        for i in range(num_g):
-            # Groups are ordered batch-major, so group i of every clip is every num_g-th row.
-            cache.append((skip[i::num_g], feats[i::num_g], centres[:, i]))
+        skip, feats = self.encode(torch.cat(groups, 0) if len(groups) > 1 else groups[0])
+        n, cache = frames.shape[0], state["groups"]
+        for i, centre in enumerate(centres):
+            cache.append((skip[i * n : (i + 1) * n], feats[i * n : (i + 1) * n], centre))
         outs = []
         while len(cache) >= self.num_groups:
             window = cache[: self.num_groups]
             mid = window[self.num_groups // 2]
-            outs.append(self.decode([g[1] for g in window], mid[0], mid[2]))
+            outs.append(self.decode([w[1] for w in window], mid[0], mid[2]))
             cache.pop(0)
         return torch.stack(outs, 1) if outs else None
 
