@@ -26,7 +26,10 @@ from derain.models.rrgnet import RRGNet
 
 
 class _Step(nn.Module):
-    """One streaming step: encode the newest group, decode the centre window (cached features)."""
+    """One streaming step: encode the newest group, decode the centre window (cached features).
+
+    Per-frame unshuffling (a reshape) stays in the caller, as in RRGNet's own streaming.
+    """
 
     def __init__(self, net: RRGNet) -> None:
         super().__init__()
@@ -40,7 +43,7 @@ class _Step(nn.Module):
 def _inputs(net: RRGNet, h: int, w: int) -> tuple[torch.Tensor, ...]:
     width, skip_w = net.config["width"], net.config["skip_width"]
     return (
-        torch.rand(1, 3, 3, h, w),
+        torch.rand(1, 12 * net.group_size, h // 2, w // 2),  # a group of unshuffled frames
         torch.rand(1, width, h // 4, w // 4),
         torch.rand(1, width, h // 4, w // 4),
         torch.rand(1, skip_w, h // 2, w // 2),

@@ -4,7 +4,7 @@
 - peak RSS of a 2,000-frame clip against a 100-frame clip (must be within 10%);
 - peak RSS of a 3840x2160 clip (must stay under 4 GiB).
 
-Each run is a fresh `python -m derain run` process; its peak RSS comes from getrusage.
+Each run is a fresh Python process calling `derain_video`; its peak RSS is its VmHWM.
 
     python -m benchmarks.bench_run        # writes the 'run' section of docs/benchmarks.md
 """
@@ -24,13 +24,15 @@ import numpy as np
 
 from benchmarks.common import machine, update_section
 
+# Peak RSS from VmHWM: getrusage's ru_maxrss survives fork+exec on Linux and would report the
+# parent's peak (this script holds large generated clips) instead of the child's.
 _CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 from derain.inference import derain_video
 t0 = time.perf_counter()
 s = derain_video(sys.argv[1], sys.argv[2], model=sys.argv[3], overwrite=True, progress=False)
-print(json.dumps({"frames": s.frames, "seconds": time.perf_counter() - t0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+print(json.dumps({"frames": s.frames, "seconds": time.perf_counter() - t0, "peak_rss_mb": hwm / 1024}))
 """
 
 

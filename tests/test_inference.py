@@ -205,13 +205,14 @@ def test_cli_subprocess_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and "input not found" in proc.stderr
 
 
+# VmHWM, not getrusage: ru_maxrss survives fork+exec on Linux and would start at pytest's own peak.
 _PEAK_RSS_CHILD = """
-import json, resource, sys
+import json, re, sys
 from derain.inference import derain_video
 peaks = []
 for src in sys.argv[1:3]:  # short clip first: every one-off allocation happens there
     derain_video(src, sys.argv[3], model=sys.argv[4], device="cpu", overwrite=True, progress=False)
-    peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peaks.append(int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)))
 print(json.dumps(peaks))
 """
 
