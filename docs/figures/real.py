@@ -59,7 +59,7 @@ def main() -> None:
         crops = [_crop(columns[k][r], box) for k in columns]
         rows.append(np.concatenate([np.concatenate(full, 1), np.concatenate(crops, 1)], 0))
     sheet = np.concatenate(rows, 0)
-    write_image(args.out, sheet[::2, ::2] if sheet.shape[0] > 2000 else sheet)
+    write_image(args.out, sheet[::2, ::2] if sheet.shape[0] > 2600 else sheet)
     print(f"wrote {args.out}")
 
 
