@@ -278,3 +278,12 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path, write_test_video, weights
     assert proc.returncode == 130
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_callers_code_between_frames_runs_without_autocast(weights):
+    """The engine's inference/autocast contexts must not leak into the caller's loop body."""
+    frames = list(make_test_frames(frames=4, size=(32, 24)))
+    for _ in derain_frames(frames, model=weights["rrgnet"], device="cpu", precision="bf16"):
+        assert not torch.is_inference_mode_enabled()
+        assert not torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2, requires_grad=True) * 2).requires_grad

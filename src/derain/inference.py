@@ -155,32 +155,35 @@ class Derainer:
             norm[t.y : t.y + t.h, t.x : t.x + t.w] += t.weight
         return acc / norm
 
+    def _step(self, tiles: list[_Tile], pending: list[np.ndarray] | None, size: tuple[int, int]) -> list:
+        """Run one chunk (``None``: flush) and return finished uint8 frames.
+
+        The inference/autocast contexts cover only this call: a generator that kept them open across
+        ``yield`` would also impose them on the caller's own code between frames.
+        """
+        with torch.inference_mode(), runtime.autocast(self.device, self.precision):
+            y = self._push(tiles, None if pending is None else self._to_tensor(pending), size)
+            return [] if y is None else self._to_frames(y)
+
     def __call__(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         tiles: list[_Tile] | None = None
         size: tuple[int, int] | None = None
         pending: list[np.ndarray] = []
-        with torch.inference_mode(), runtime.autocast(self.device, self.precision):
-            for frame in frames:
-                if size is None:
-                    size = frame.shape[:2]
-                    tiles = self._tiles(*size)
-                elif frame.shape[:2] != size:
-                    raise DerainError(f"frame size changed mid-stream: {frame.shape[1]}x{frame.shape[0]}")
-                pending.append(frame)
-                if len(pending) >= self.chunk:
-                    y = self._push(tiles, self._to_tensor(pending), size)
-                    pending = []
-                    if y is not None:
-                        yield from self._to_frames(y)
+        for frame in frames:
             if size is None:
-                return
-            if pending:
-                y = self._push(tiles, self._to_tensor(pending), size)
-                if y is not None:
-                    yield from self._to_frames(y)
-            y = self._push(tiles, None, size)
-            if y is not None:
-                yield from self._to_frames(y)
+                size = frame.shape[:2]
+                tiles = self._tiles(*size)
+            elif frame.shape[:2] != size:
+                raise DerainError(f"frame size changed mid-stream: {frame.shape[1]}x{frame.shape[0]}")
+            pending.append(frame)
+            if len(pending) >= self.chunk:
+                yield from self._step(tiles, pending, size)
+                pending = []
+        if size is None:
+            return
+        if pending:
+            yield from self._step(tiles, pending, size)
+        yield from self._step(tiles, None, size)
 
 
 def model_method(name: str, *, device: str = "auto", precision: str = "auto", **kwargs) -> Derainer:
