@@ -44,6 +44,7 @@ def run_eval(bench: Path, out: Path, available: set[str], presets: list[str]) ->
     from derain.evaluate import evaluate, resolve_method
 
     results = {}
+    out.mkdir(parents=True, exist_ok=True)
     for preset in presets:
         names = methods_for(preset, available)
         methods = [resolve_method(n) for n in names]

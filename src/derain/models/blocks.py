@@ -63,7 +63,3 @@ def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Undo :func:`pad_to_multiple`."""
     h, w = size
     return x[..., :h, :w]
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

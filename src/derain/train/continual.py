@@ -18,7 +18,7 @@ trainer through one objective, :class:`ContinualObjective`:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -141,7 +141,6 @@ class ContinualObjective:
     w_replay: float = 1.0
     w_kd_old: float = 1.0
     w_kd_new: float = 0.1
-    logs: dict = field(default_factory=dict)
 
     def __call__(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         rainy, clean = batch["rainy"], batch["clean"]

@@ -104,11 +104,6 @@ def local_batch_size(global_batch: int, di: DistInfo) -> int:
     return global_batch // di.world_size
 
 
-def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
 def all_gather_objects(obj) -> list:
     """Every rank's ``obj`` on every rank (a one-item list without torchrun)."""
     if not (dist.is_available() and dist.is_initialized()):
