@@ -129,6 +129,8 @@ def test_tiny_two_task_continual_run(tmp_path):
         threads=None,
         review_budget=4,
         review_mode="recomposite",
+        replay_fraction=1.0,
+        task_lr=3e-4,
         clean=None,
         data=None,
         test_clean=None,
@@ -143,6 +145,15 @@ def test_tiny_two_task_continual_run(tmp_path):
     assert set(results["specialist"]["scores"]) == {"light", "storm"}
     saved = json.loads((tmp_path / "run" / "forgetting.json").read_text())
     assert saved["tasks"] == ["light", "storm"]
+    assert saved["lr_later_tasks"] == 3e-4
+    # The first task uses the full rate, later ones (continual and fine-tuning alike) --task-lr.
+    for strategy, task, lr in (
+        ("continual", "0-light", 1e-3),
+        ("continual", "1-storm", 3e-4),
+        ("finetune", "1-storm", 3e-4),
+    ):
+        config = json.loads((tmp_path / "run" / strategy / task / "config.json").read_text())
+        assert config["train_config"]["lr"] == lr
     for name in ("forgetting.md", "forgetting.png", "rrgnet.safetensors"):
         assert (tmp_path / "run" / name).is_file()
     review = torch.load(tmp_path / "run" / "continual" / "1-storm" / "review.pt", weights_only=False)

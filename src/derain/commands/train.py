@@ -20,6 +20,10 @@ from pathlib import Path
 
 from derain.errors import DerainError
 
+# Continual-learning defaults, chosen by pilots on the downpour task (docs/rrgnet.md).
+REPLAY_FRACTION = 1.0
+TASK_LR = 3e-4
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model (J4R-Net stages, RRGNet, continual over rain types)")
@@ -63,6 +67,15 @@ def add_parser(sub) -> None:
     p.add_argument("--tasks", default="light,complex,drizzle,storm,downpour")
     p.add_argument("--review-budget", type=int, default=256, help="clips the rain review may hold")
     p.add_argument("--review-mode", choices=["recomposite", "stored"], default="recomposite")
+    p.add_argument(
+        "--replay-fraction", type=float, default=REPLAY_FRACTION, help="replayed clips per new clip in a batch"
+    )
+    p.add_argument(
+        "--task-lr",
+        type=float,
+        default=TASK_LR,
+        help="peak learning rate of every task after the first (continual and fine-tuning)",
+    )
     p.add_argument(
         "--compare",
         default="continual,finetune,joint,specialist",

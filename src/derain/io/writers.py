@@ -221,7 +221,7 @@ class FrameWriter:
             codec, pix = "libvpx-vp9", "yuv420p"
             opts = {"crf": str(self.crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
         else:
-            codec, pix, opts = "libx264", "yuv420p", {"preset": "veryfast", "crf": str(self.crf)}
+            codec, pix, opts = "libx264", "yuv420p", {"preset": "superfast", "crf": str(self.crf)}
         self._pad = (height % 2, width % 2) if codec == "libx264" else (0, 0)
         stream = self._stream = container.add_stream(codec, rate=self.fps, options=opts)
         stream.width, stream.height = width + self._pad[1], height + self._pad[0]

@@ -63,7 +63,7 @@ def score(model: torch.nn.Module, test_sets: dict, *, device: str = "auto", prec
     return scores
 
 
-def _train_task(args, model, objective, presets, out_dir: Path, steps: int) -> None:
+def _train_task(args, model, objective, presets, out_dir: Path, steps: int, lr: float | None = None) -> None:
     """Train ``model`` in place for ``steps`` on ``presets``; reuse a finished run in ``out_dir``."""
     last = out_dir / "last.pt"
     trainer = build_trainer(
@@ -74,6 +74,7 @@ def _train_task(args, model, objective, presets, out_dir: Path, steps: int) -> N
         out_dir=out_dir,
         steps=steps,
         data_seed=args.seed + hash_task(presets),
+        lr=lr,
     )
     if last.exists():
         trainer.load(last)
@@ -107,8 +108,11 @@ def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: boo
         finished_before = saved_review.exists()
         if review is not None:
             review.start_task(task)
-        objective = ContinualObjective(teacher=teacher, review=review)
-        _train_task(args, model, objective, [task], task_dir, args.steps)
+        objective = ContinualObjective(teacher=teacher, review=review, replay_fraction=args.replay_fraction)
+        # Later tasks start from a trained model: a lower peak rate moves it less far from what it
+        # knew (fine-tuning gets the same schedule, so the comparison isolates review + teacher).
+        lr = args.lr if k == 0 or args.task_lr is None else args.task_lr
+        _train_task(args, model, objective, [task], task_dir, args.steps, lr)
         if review is not None:
             if finished_before:
                 review.load_state_dict(torch.load(saved_review, weights_only=False))
@@ -158,6 +162,9 @@ def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: 
         "steps_per_task": args.steps,
         "review_budget": args.review_budget,
         "review_mode": args.review_mode,
+        "replay_fraction": args.replay_fraction,
+        "lr_first_task": args.lr,
+        "lr_later_tasks": args.lr if args.task_lr is None else args.task_lr,
     }
     for strategy in strategies:
         if strategy in ("continual", "finetune"):

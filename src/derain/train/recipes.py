@@ -70,12 +70,14 @@ def make_dataset(
     )
 
 
-def base_config(args, out_dir: str | Path, steps: int | None = None) -> TrainConfig:
+def base_config(
+    args, out_dir: str | Path, steps: int | None = None, lr: float | None = None
+) -> TrainConfig:
     return TrainConfig(
         out_dir=str(out_dir),
         steps=steps or args.steps,
         batch_size=args.batch,
-        lr=args.lr,
+        lr=args.lr if lr is None else lr,
         lr_min=args.lr_min,
         device=args.device,
         precision=args.precision,
@@ -99,6 +101,7 @@ def build_trainer(
     data_seed: int | None = None,
     val_frames: int | None = None,
     extra: dict | None = None,
+    lr: float | None = None,
 ) -> Trainer:
     """A Trainer on the recipe's training data for ``presets`` and a fixed validation set.
 
@@ -106,7 +109,7 @@ def build_trainer(
     validation clips come from the same TRAIN material with their own seed and a larger patch.
     """
     frames, patch = clip_shape(args)
-    cfg = base_config(args, out_dir, steps)
+    cfg = base_config(args, out_dir, steps, lr)
     sources = None if args.data else training_sources(args.clean)
     data = make_dataset(
         args,
