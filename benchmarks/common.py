@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from derain import report
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
@@ -44,16 +45,6 @@ def best_rate(fn: Callable[[], int], *, repeats: int = 3, warmup: int = 1) -> fl
 
 
 def update_section(name: str, body: str, path: Path = DOCS) -> None:
-    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` (append if absent)."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nSpeed and memory figures; each section says which command reproduces it.\n"
-    )
-    block = f"{begin}\n{body.strip()}\n{end}"
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    text = (
-        pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    )
-    path.write_text(text)
+    """Replace the section ``name`` of docs/benchmarks.md (see :func:`derain.report.update_section`)."""
+    title = "# Benchmarks\n\nSpeed and memory figures; each section says which command reproduces it.\n"
+    report.update_section(path, name, body, title=title)

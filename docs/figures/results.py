@@ -8,6 +8,11 @@
    stage-1 single-frame model, full J4R-Net (light and complex, as in the paper) and RRGNet
    (every type). Scores: PSNR-Y / SSIM-Y / flicker, first and last 2 frames dropped.
 3. Draws J4R-Net's estimated occlusion map against the true alpha, and B^ against B.
+4. Copies the continual-learning experiment's table and plot (``--forgetting``, the run that
+   produced the shipped ``rrgnet``) into the page.
+
+Each part replaces its own section of docs/results.md (between ``<!-- name:begin/end -->``
+markers); the prose around them is written by hand.
 """
 
 from __future__ import annotations
@@ -76,6 +81,35 @@ def table(results: dict) -> list[str]:
     return lines
 
 
+def forgetting_section(path: Path) -> str:
+    """The continual run's matrix, summary against the issue's targets, and its plot."""
+    import shutil
+
+    from derain.train.plots import forgetting_table
+
+    res = json.loads(path.read_text())
+    shutil.copyfile(path.with_name("forgetting.png"), DOCS / "img" / "rrgnet_forgetting.png")
+    cont = res["continual"]
+    lines = [
+        f"Run `{path.parent.relative_to(ROOT)}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
+        "used in training (6 clips x 9 frames x 128x128 per rain type, fixed seeds), PSNR-Y on 8-bit",
+        f"frames. First task at lr {res.get('lr_first_task')}, later tasks at {res.get('lr_later_tasks')}; "
+        f"replay fraction {res.get('replay_fraction')}.",
+        "",
+        forgetting_table(res),
+        f"- Continual BWT {cont['bwt']:+.2f} dB (target >= -0.30).",
+    ]
+    if "joint" in res:
+        lines.append(
+            f"- Final average {cont['avg']:.2f} dB against joint training's {res['joint']['avg']:.2f} dB "
+            f"(gap {cont['avg'] - res['joint']['avg']:+.2f} dB; target within 0.5 dB)."
+        )
+    if "finetune" in res:
+        ft = res["finetune"]
+        lines.append(f"- Plain fine-tuning: BWT {ft['bwt']:+.2f} dB, average {ft['avg']:.2f} dB.")
+    return "\n".join([*lines, "", "![forgetting](img/rrgnet_forgetting.png)"])
+
+
 def alpha_figure(bench: Path, out_png: Path, *, clip_index: int = 0, frames=(6, 10, 14)) -> None:
     """Rows: rainy O, true alpha, J4R-Net's p(alpha=1), J4R-Net's B^, clean B (complex rain)."""
     import torch
@@ -109,9 +143,15 @@ def main() -> None:
     parser.add_argument("--clean", required=True, help="the shared clean folder (with manifest.csv)")
     parser.add_argument("--bench", default=str(ROOT / ".cache" / "standard-benchmark"))
     parser.add_argument("--presets", default="light,complex,drizzle,storm,downpour")
+    parser.add_argument(
+        "--forgetting",
+        default=str(ROOT / "runs" / "rrgnet-continual-w32" / "forgetting.json"),
+        help="forgetting.json of the continual run behind the shipped rrgnet",
+    )
     args = parser.parse_args()
     from derain.data.splits import build_standard_benchmark
     from derain.models import shipped_weights
+    from derain.report import update_section
 
     bench = Path(args.bench)
     if not (bench / "index.json").exists() and not (bench / "light").exists():
@@ -125,8 +165,6 @@ def main() -> None:
     if "j4rnet" in shipped_weights():
         alpha_figure(bench, DOCS / "img" / "j4rnet_alpha.png")
     body = [
-        "# Results",
-        "",
         "Standard benchmark (docs/rain.md): per rain type 10 clips x 20 frames at 480x270, rendered from",
         "the TEST split only (clean clips never used in training), fixed seeds. PSNR/SSIM on Y (BT.601,",
         "MATLAB convention), float64, frames averaged per clip then clips averaged; the first and last 2",
@@ -135,14 +173,19 @@ def main() -> None:
         "figures). Reproduce: `python docs/figures/results.py --clean ../shared/data/clean`.",
         "",
         *table(results),
-        "",
-        "J4R-Net on complex rain: rainy input | true alpha | J4R-Net's P(alpha = 1) | J4R-Net's output |",
-        "clean (frames 6, 10, 14 of the first test clip, half size):",
-        "",
-        "![alpha](img/j4rnet_alpha.png)",
-        "",
     ]
-    (DOCS / "results.md").write_text("\n".join(body))
+    if "j4rnet" in shipped_weights():
+        body += [
+            "",
+            "J4R-Net on complex rain: rainy input | true alpha | J4R-Net's P(alpha = 1) | J4R-Net's output |",
+            "clean (frames 6, 10, 14 of the first test clip, half size):",
+            "",
+            "![alpha](img/j4rnet_alpha.png)",
+        ]
+    update_section(DOCS / "results.md", "standard", "\n".join(body), title="# Results\n")
+    forgetting = Path(args.forgetting)
+    if forgetting.exists():
+        update_section(DOCS / "results.md", "forgetting", forgetting_section(forgetting), title="# Results\n")
     print("\n".join(table(results)))
 
 

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from derain.errors import DerainError
 
 __all__ = [
     "COLUMNS",
+    "update_section",
     "check_out_dir",
     "cut_crops",
     "json_safe",
@@ -52,6 +54,25 @@ _CSV_KEYS = (
     "flicker_rgb",
     "fps",
 )
+
+
+def update_section(path: str | os.PathLike, name: str, body: str, *, title: str = "") -> Path:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in a Markdown file.
+
+    The section is appended when absent (and the file created, starting with ``title``), so a
+    generated table can live in a page whose other sections are written by people or other scripts.
+    """
+    path = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else title
+    block = f"{begin}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+    return path
 
 
 def check_out_dir(out_dir: str | os.PathLike, *, overwrite: bool) -> Path:

@@ -68,7 +68,10 @@ def add_parser(sub) -> None:
     p.add_argument("--review-budget", type=int, default=256, help="clips the rain review may hold")
     p.add_argument("--review-mode", choices=["recomposite", "stored"], default="recomposite")
     p.add_argument(
-        "--replay-fraction", type=float, default=REPLAY_FRACTION, help="replayed clips per new clip in a batch"
+        "--replay-fraction",
+        type=float,
+        default=REPLAY_FRACTION,
+        help="replayed clips per new clip in a batch",
     )
     p.add_argument(
         "--task-lr",

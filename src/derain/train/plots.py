@@ -36,7 +36,7 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path, *, title: str 
     return Path(out_png)
 
 
-def write_forgetting_table(results: dict, out_md: str | Path) -> Path:
+def forgetting_table(results: dict) -> str:
     """Markdown: the PSNR-Y matrix of each sequential strategy, plus average and BWT of all."""
     tasks = results["tasks"]
     lines = [
@@ -59,7 +59,12 @@ def write_forgetting_table(results: dict, out_md: str | Path) -> Path:
         if name in results:
             bwt = results[name].get("bwt")
             lines.append(f"| {name} | {results[name]['avg']:.2f} | {'—' if bwt is None else f'{bwt:+.2f}'} |")
-    Path(out_md).write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_forgetting_table(results: dict, out_md: str | Path) -> Path:
+    """:func:`forgetting_table` written to ``out_md``."""
+    Path(out_md).write_text(forgetting_table(results))
     return Path(out_md)
 
 

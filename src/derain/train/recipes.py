@@ -70,9 +70,7 @@ def make_dataset(
     )
 
 
-def base_config(
-    args, out_dir: str | Path, steps: int | None = None, lr: float | None = None
-) -> TrainConfig:
+def base_config(args, out_dir: str | Path, steps: int | None = None, lr: float | None = None) -> TrainConfig:
     return TrainConfig(
         out_dir=str(out_dir),
         steps=steps or args.steps,
