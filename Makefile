@@ -22,7 +22,7 @@ results:                  ## docs/results.md: every method on the standard bench
 	$(PY) docs/figures/results.py --clean $(CLEAN)
 
 real-figures:             ## docs/img/real_yard.png: shipped models on real rain
-	$(PY) docs/figures/real.py --video $(REAL)
+	$(PY) docs/figures/real.py --video $(REAL) --frames 40,100 --models rrgnet,j4rnet-single,j4rnet
 
 benchmarks:               ## docs/benchmarks.md (run on an otherwise idle machine)
 	$(PY) benchmarks/bench_synth.py

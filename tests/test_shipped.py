@@ -11,9 +11,11 @@ from derain.metrics import psnr
 from derain.models import DEFAULT_MODEL, shipped_weights
 from derain.rain import PRESETS
 
-# The full J4R-Net joins these lists when its weights ship (still training; see its issue).
-SHIPPED = {"rrgnet", "j4rnet-single"}
-CASES = [("rrgnet", p) for p in PRESETS] + [("j4rnet-single", "light"), ("j4rnet-single", "complex")]
+SHIPPED = {"rrgnet", "j4rnet", "j4rnet-single"}
+# RRGNet on every rain type it learned; the J4R-Nets on the two they were trained on.
+CASES = [("rrgnet", p) for p in PRESETS] + [
+    (m, p) for m in ("j4rnet", "j4rnet-single") for p in ("light", "complex")
+]
 
 
 def test_shipped_models_are_present_with_cards():
