@@ -56,7 +56,7 @@ class RRGNet(nn.Module):
     def __init__(
         self,
         *,
-        width: int = 32,
+        width: int = 48,
         skip_width: int = 16,
         encoder_blocks: int = 1,
         fusion_blocks: int = 3,
