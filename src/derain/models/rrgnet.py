@@ -181,10 +181,15 @@ class RRGNet(nn.Module):
         """Add already padded frames ``(N, t, 3, H, W)``; return outputs that became computable."""
         raw, unshuffled, g = state["frames"], state["unshuffled"], self.group_size
         new = self.unshuffle(frames)
+        # Store each frame as the encoder's conv will read it (the autocast dtype, channels_last), so
+        # a group is one concatenation instead of a concatenation plus two full-size conversions
+        # (measured: the conversions were 10% of a 360p step).
+        kind = new.device.type
+        dtype = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
         groups, centres = [], []
         for i in range(frames.shape[1]):
             raw.append(frames[:, i])
-            unshuffled.append(new[:, i])
+            unshuffled.append(new[:, i].to(dtype=dtype, memory_format=torch.channels_last))
             if len(raw) >= g:
                 groups.append(torch.cat(unshuffled[-g:], 1))
                 centres.append(raw[-g + g // 2])
