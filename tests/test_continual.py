@@ -141,6 +141,8 @@ def test_tiny_two_task_continual_run(tmp_path):
     )
     results = run_experiment(args, SMALL, test_clips=2, test_size=32)
     assert len(results["continual"]["matrix"]) == 2
+    # Fine-tuning's first task is the same training as continual's (its checkpoint is reused).
+    assert results["finetune"]["matrix"][0] == results["continual"]["matrix"][0]
     assert results["continual"]["bwt"] is not None
     assert set(results["specialist"]["scores"]) == {"light", "storm"}
     saved = json.loads((tmp_path / "run" / "forgetting.json").read_text())

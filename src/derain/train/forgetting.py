@@ -18,6 +18,7 @@ continual model is exported as ``rrgnet.safetensors``.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -93,6 +94,19 @@ def _fresh_model(args, model_config: dict) -> torch.nn.Module:
     return build_model("rrgnet", **model_config)
 
 
+def _reuse_first_task(continual_dir: Path, task_dir: Path) -> None:
+    """Start fine-tuning from the continual run's finished first task when there is one.
+
+    The first task is the same training in both: same initial weights, data and schedule, no
+    teacher yet, and a review that only collects (it draws nothing while no old task exists, from
+    its own generator). Copying the checkpoint saves one task's training per comparison.
+    """
+    src, dst = continual_dir / "last.pt", task_dir / "last.pt"
+    if src.exists() and not dst.exists():
+        task_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
 def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: bool) -> list[dict]:
     model = _fresh_model(args, model_config)
     review = (
@@ -108,6 +122,8 @@ def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: boo
         finished_before = saved_review.exists()
         if review is not None:
             review.start_task(task)
+        if not continual and k == 0:
+            _reuse_first_task(out / "continual" / f"0-{task}", task_dir)
         objective = ContinualObjective(teacher=teacher, review=review, replay_fraction=args.replay_fraction)
         # Later tasks start from a trained model: a lower peak rate moves it less far from what it
         # knew (fine-tuning gets the same schedule, so the comparison isolates review + teacher).
