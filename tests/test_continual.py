@@ -167,3 +167,22 @@ def test_tiny_two_task_continual_run(tmp_path):
     assert again["continual"]["matrix"] == results["continual"]["matrix"]
     kept = torch.load(tmp_path / "run" / "continual" / "0-light" / "review.pt", weights_only=False)
     assert len(kept["tasks"]["light"]) == len(first["tasks"]["light"]) > 0
+
+
+BAD_SETTINGS = [
+    ["--replay-fraction", "0"],
+    ["--task-lr=-1e-3"],
+    ["--tasks", "light"],
+    ["--compare", "joint"],
+]
+
+
+@pytest.mark.parametrize("flags", BAD_SETTINGS)
+def test_continual_cli_rejects_bad_settings(tmp_path, capsys, flags):
+    from derain.cli import main
+
+    out = str(tmp_path / "r")
+    code = main(["train", "--model", "rrgnet", "--continual", "--steps", "1", "--out", out, *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert any(word in err for word in ("--replay-fraction", "--tasks", "--compare"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from derain.errors import DerainError
 
-# Continual-learning defaults, chosen by pilots on the downpour task (docs/rrgnet.md).
+# Continual-learning defaults, chosen by a pilot on the downpour task (docs/rrgnet.md).
 REPLAY_FRACTION = 1.0
 TASK_LR = 3e-4
 

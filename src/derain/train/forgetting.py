@@ -166,6 +166,10 @@ def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: 
         )
     if len(tasks) < 2:
         raise DerainError("--tasks needs at least two rain types for continual learning")
+    if not args.replay_fraction > 0 or (args.task_lr is not None and not args.task_lr > 0):
+        raise DerainError(
+            f"--replay-fraction and --task-lr must be positive, got {args.replay_fraction} and {args.task_lr}"
+        )
     out = Path(args.out)
     test_sets = make_test_sets(tasks, args.test_clean or args.clean, clips=test_clips, size=test_size)
     inputs = {
