@@ -141,7 +141,13 @@ def test_tiny_two_task_continual_run(tmp_path):
     )
     results = run_experiment(args, SMALL, test_clips=2, test_size=32)
     assert len(results["continual"]["matrix"]) == 2
-    # Fine-tuning's first task is the same training as continual's (its checkpoint is reused).
+    # Fine-tuning's first task is the same training as continual's: its checkpoint is copied, not
+    # retrained (no log of its own), and scores the same.
+    run = tmp_path / "run"
+    assert (run / "finetune" / "0-light" / "last.pt").read_bytes() == (
+        run / "continual" / "0-light" / "last.pt"
+    ).read_bytes()
+    assert not (run / "finetune" / "0-light" / "log.csv").exists()
     assert results["finetune"]["matrix"][0] == results["continual"]["matrix"][0]
     assert results["continual"]["bwt"] is not None
     assert set(results["specialist"]["scores"]) == {"light", "storm"}

@@ -57,6 +57,24 @@ def test_streaming_equals_whole(arch):
     torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_streaming_equals_whole_under_bf16_autocast(arch):
+    """The engine's default CPU path: streaming may only differ by bf16 rounding."""
+    model = _randomize(build_model(arch, **SMALL[arch]))
+    clip = torch.rand(1, 9, 3, 24, 28)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        whole = _clean(model(clip)).float()
+        state, outs = model.stream_init(), []
+        for t in range(clip.shape[1]):
+            y, state = model.stream_push(clip[:, t : t + 1], state)
+            if y is not None:
+                outs.append(y.float())
+        tail = model.stream_flush(state)
+        if tail is not None:
+            outs.append(tail.float())
+    torch.testing.assert_close(torch.cat(outs, 1), whole, atol=2e-2, rtol=0)
+
+
 def test_rrgnet_single_frame_clip():
     model = _randomize(RRGNet(**SMALL["rrgnet"]))
     clip = torch.rand(1, 1, 3, 16, 16)

@@ -85,17 +85,29 @@ def forgetting_section(path: Path) -> str:
     """The continual run's matrix, summary against the issue's targets, and its plot."""
     import shutil
 
+    from derain.train.forgetting import STRATEGIES
     from derain.train.plots import forgetting_table
 
     res = json.loads(path.read_text())
-    shutil.copyfile(path.with_name("forgetting.png"), DOCS / "img" / "rrgnet_forgetting.png")
+    plot = path.with_name("forgetting.png")  # written when the experiment finishes
+    if not plot.exists():
+        raise SystemExit(f"{plot} is missing: has the continual experiment finished?")
+    shutil.copyfile(plot, DOCS / "img" / "rrgnet_forgetting.png")
     cont = res["continual"]
+    run = path.resolve().parent
+    run = run.relative_to(ROOT) if run.is_relative_to(ROOT) else run
     lines = [
-        f"Run `{path.parent.relative_to(ROOT)}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
+        f"Run `{run}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
         "used in training (6 clips x 9 frames x 128x128 per rain type, fixed seeds), PSNR-Y on 8-bit",
         # Runs before --task-lr/--replay-fraction existed used lr 1e-3 throughout and half-size replay.
         f"frames. First task at lr {res.get('lr_first_task', 1e-3)}, later tasks at "
         f"{res.get('lr_later_tasks', 1e-3)}; replay fraction {res.get('replay_fraction', 0.5)}.",
+        "",
+        "Reproduce: `derain train --model rrgnet --continual --tasks "
+        f"{','.join(res['tasks'])} --steps {res['steps_per_task']} --batch 16 --review-budget "
+        f"{res['review_budget']} --task-lr {res.get('lr_later_tasks', 1e-3)} --replay-fraction "
+        f"{res.get('replay_fraction', 0.5)} --clean ../shared/data/clean --val-clips 8 --out "
+        f"{run} --compare {','.join(k for k in STRATEGIES if k in res)}`.",
         "",
         forgetting_table(res),
         f"- Continual BWT {cont['bwt']:+.2f} dB (target >= -0.30).",
@@ -156,11 +168,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     sections = set(args.sections.split(","))
+    if not sections <= {"standard", "forgetting"}:
+        parser.error(f"--sections takes standard and/or forgetting, got {args.sections}")
     from derain.data.splits import build_standard_benchmark
     from derain.models import shipped_weights
     from derain.report import update_section
 
     forgetting = Path(args.forgetting)
+    if sections == {"forgetting"} and not forgetting.exists():
+        parser.error(f"no continual run at {forgetting}")
     if "forgetting" in sections and forgetting.exists():
         update_section(DOCS / "results.md", "forgetting", forgetting_section(forgetting), title="# Results\n")
     if "standard" not in sections:

@@ -77,7 +77,8 @@ def add_parser(sub) -> None:
         "--task-lr",
         type=float,
         default=TASK_LR,
-        help="peak learning rate of every task after the first (continual and fine-tuning)",
+        help=f"peak learning rate of every task after the first, continual and fine-tuning alike "
+        f"(absolute; default {TASK_LR})",
     )
     p.add_argument(
         "--compare",

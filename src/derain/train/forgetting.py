@@ -18,6 +18,7 @@ continual model is exported as ``rrgnet.safetensors``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,13 @@ def _train_task(args, model, objective, presets, out_dir: Path, steps: int, lr: 
         lr=lr,
     )
     if last.exists():
+        saved = torch.load(last, map_location="cpu", weights_only=False)["train_config"]["lr"]
+        if saved != trainer.cfg.lr:
+            # A reused task must have been trained as this experiment says it was.
+            raise DerainError(
+                f"{last} was trained at lr {saved}, this run asks for {trainer.cfg.lr} "
+                "(pass the run's --lr/--task-lr, or use a new --out)"
+            )
         trainer.load(last)
         if trainer.step >= steps:
             return
@@ -104,7 +112,11 @@ def _reuse_first_task(continual_dir: Path, task_dir: Path) -> None:
     src, dst = continual_dir / "last.pt", task_dir / "last.pt"
     if src.exists() and not dst.exists():
         task_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+        # Every torchrun rank may copy: each writes its own temporary file and renames it, so no
+        # rank ever reads a half-written checkpoint.
+        tmp = dst.with_name(f".last.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
 
 
 def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: bool) -> list[dict]:
