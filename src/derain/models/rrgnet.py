@@ -99,8 +99,7 @@ class RRGNet(nn.Module):
 
         A group's encoder input is the channel concatenation of its frames' unshuffled tensors (the
         same channel order as ``F.pixel_unshuffle`` of the stacked frames), so each frame is unshuffled
-        once and shared by the groups that contain it; and for consecutive frames stored one after
-        another, a group is a free ``reshape`` view, not a copy.
+        once and shared by the groups that contain it.
 
         Shape:
             ``(..., 3, H, W)`` with even ``H, W`` -> ``(..., 12, H/2, W/2)``.
@@ -124,7 +123,7 @@ class RRGNet(nn.Module):
         num_g = t - self.group_size + 1
         unshuffled = unshuffled.contiguous()
         if num_g == 1:
-            return unshuffled.reshape(n, c * t, h, w)  # a view: no copy in streaming's steady state
+            return unshuffled.reshape(n, c * t, h, w)  # one group: a view, no unfold copy
         groups = unshuffled.unfold(1, self.group_size, 1).permute(0, 1, 5, 2, 3, 4)
         return groups.reshape(n * num_g, self.group_size * c, h, w)
 

@@ -79,14 +79,13 @@ def _train_task(args, model, objective, presets, out_dir: Path, steps: int, lr: 
         lr=lr,
     )
     if last.exists():
-        saved = torch.load(last, map_location="cpu", weights_only=False)["train_config"]["lr"]
+        saved = trainer.load(last).get("lr")
         if saved != trainer.cfg.lr:
             # A reused task must have been trained as this experiment says it was.
             raise DerainError(
                 f"{last} was trained at lr {saved}, this run asks for {trainer.cfg.lr} "
                 "(pass the run's --lr/--task-lr, or use a new --out)"
             )
-        trainer.load(last)
         if trainer.step >= steps:
             return
     trainer.fit()
@@ -100,6 +99,11 @@ def hash_task(presets: list[str]) -> int:
 def _fresh_model(args, model_config: dict) -> torch.nn.Module:
     torch.manual_seed(args.seed)  # every strategy starts from the same initial weights
     return build_model("rrgnet", **model_config)
+
+
+def _later_lr(args) -> float:
+    """Peak learning rate of every task after the first (``--task-lr``, else ``--lr``)."""
+    return args.lr if args.task_lr is None else args.task_lr
 
 
 def _reuse_first_task(continual_dir: Path, task_dir: Path) -> None:
@@ -141,7 +145,7 @@ def _sequence(args, model_config, tasks, test_sets, out: Path, *, continual: boo
         objective = ContinualObjective(teacher=teacher, review=review, replay_fraction=args.replay_fraction)
         # Later tasks start from a trained model: a lower peak rate moves it less far from what it
         # knew (fine-tuning gets the same schedule, so the comparison isolates review + teacher).
-        lr = args.lr if k == 0 or args.task_lr is None else args.task_lr
+        lr = args.lr if k == 0 else _later_lr(args)
         _train_task(args, model, objective, [task], task_dir, args.steps, lr)
         if review is not None:
             if finished_before:
@@ -198,7 +202,7 @@ def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: 
         "review_mode": args.review_mode,
         "replay_fraction": args.replay_fraction,
         "lr_first_task": args.lr,
-        "lr_later_tasks": args.lr if args.task_lr is None else args.task_lr,
+        "lr_later_tasks": _later_lr(args),
     }
     for strategy in strategies:
         if strategy in ("continual", "finetune"):

@@ -166,20 +166,24 @@ class Trainer:
             tmp.replace(path)  # never leave a half-written checkpoint under the real name
         return path
 
-    def load(self, path: str | Path, *, weights_only: bool = False) -> None:
-        """Restore a checkpoint; ``weights_only`` takes the model weights and starts a new schedule."""
+    def load(self, path: str | Path, *, weights_only: bool = False) -> dict:
+        """Restore a checkpoint; ``weights_only`` takes the model weights and starts a new schedule.
+
+        Returns the checkpoint's ``train_config`` (what the restored run was trained with).
+        """
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
         missing, unexpected = self.model.load_state_dict(ckpt["model"], strict=False)
         if unexpected:
             raise RuntimeError(f"checkpoint {path} has unexpected keys: {unexpected[:5]}")
         if weights_only:
-            return
+            return ckpt.get("train_config", {})
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.step = ckpt["step"]
         self.best_psnr = ckpt.get("best_psnr", -math.inf)
         self.wall_time = ckpt.get("wall_time", 0.0)
         self.history = ckpt.get("history", [])
         torch.set_rng_state(ckpt["rng"].cpu())
+        return ckpt.get("train_config", {})
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self) -> dict:

@@ -1,0 +1,64 @@
+"""Per-clip error analysis behind docs/results.md ("Why light rain is hard here").
+
+For clips of the standard benchmark, prints the mean luma error (bias) and RMSE of the rainy input
+and of each model, and writes input | clean | streak | alpha over each model's output and its
+|error| x4 (frame 10) to .cache/clip_errors/<clip>.png.
+
+    python docs/experiments/clip_errors.py --clips 01_car-shadow_020,04_tennis_000,07_kodim08
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def luma(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float64)
+    return 16 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bench", default=str(ROOT / ".cache" / "standard-benchmark" / "light"))
+    parser.add_argument("--clips", default="01_car-shadow_020,04_tennis_000,07_kodim08")
+    parser.add_argument("--models", default="rrgnet,j4rnet-single")
+    parser.add_argument("--frame", type=int, default=10)
+    args = parser.parse_args()
+    from derain.inference import Derainer
+    from derain.io import FrameReader, write_image
+
+    derainers = {m: Derainer(m, device="cpu") for m in args.models.split(",")}
+    out_dir = ROOT / ".cache" / "clip_errors"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t = args.frame
+    for clip in args.clips.split(","):
+
+        def read(layer: str, clip: str = clip) -> np.ndarray:
+            with FrameReader(Path(args.bench) / layer / clip) as reader:
+                return np.stack(list(reader))
+
+        rainy, clean, streak, alpha = (read(x) for x in ("input", "gt", "streak", "alpha"))
+        err = luma(rainy) - luma(clean)
+        line = [f"{clip}: input bias {err.mean():+.2f} rmse {np.sqrt((err**2).mean()):.2f}"]
+        row = []
+        for name, derainer in derainers.items():
+            out = np.stack(list(derainer(list(rainy))))
+            e = luma(out) - luma(clean)
+            line.append(f"{name} bias {e.mean():+.2f} rmse {np.sqrt((e**2).mean()):.2f}")
+            diff = np.abs(out[t].astype(int) - clean[t].astype(int)) * 4
+            row += [out[t], np.clip(diff, 0, 255).astype(np.uint8)]
+        print("; ".join(line))
+        top = np.concatenate([rainy[t], clean[t], streak[t], alpha[t]], 1)
+        bottom = np.concatenate(row, 1)
+        width = max(top.shape[1], bottom.shape[1])
+        rows = [np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0))) for a in (top, bottom)]
+        write_image(out_dir / f"{clip}.png", np.concatenate(rows, 0))
+
+
+if __name__ == "__main__":
+    main()
