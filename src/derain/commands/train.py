@@ -127,14 +127,17 @@ def _export(args) -> int:
 def run(args) -> int:
     if args.export:
         return _export(args)
+    from derain.train import distributed as dist_utils
     from derain.train import recipes
 
     if args.out is None:
         raise DerainError("--out RUN_FOLDER is required")
-    if args.continual:
-        if args.model != "rrgnet":
-            raise DerainError("--continual trains RRGNet (use --model rrgnet)")
-        recipes.continual(args, parse_config(args.config))
-        return 0
-    recipes.single(args, parse_config(args.config))
+    if args.continual and args.model != "rrgnet":
+        raise DerainError("--continual trains RRGNet (use --model rrgnet)")
+    try:
+        (recipes.continual if args.continual else recipes.single)(args, parse_config(args.config))
+    finally:
+        # Under torchrun, a process group left alive at exit can abort the interpreter ("terminate
+        # called without an active exception" from gloo's threads: seen in CI).
+        dist_utils.cleanup()
     return 0
