@@ -151,6 +151,11 @@ def test_tiny_two_task_continual_run(tmp_path):
     assert results["finetune"]["matrix"][0] == results["continual"]["matrix"][0]
     assert results["continual"]["bwt"] is not None
     assert set(results["specialist"]["scores"]) == {"light", "storm"}
+    # So is the first specialist (one task from the same initial weights).
+    assert (run / "specialist" / "light" / "last.pt").read_bytes() == (
+        run / "continual" / "0-light" / "last.pt"
+    ).read_bytes()
+    assert results["specialist"]["scores"]["light"] == results["continual"]["matrix"][0]["light"]
     saved = json.loads((tmp_path / "run" / "forgetting.json").read_text())
     assert saved["tasks"] == ["light", "storm"]
     assert saved["lr_later_tasks"] == 3e-4

@@ -107,7 +107,7 @@ def _later_lr(args) -> float:
 
 
 def _reuse_first_task(continual_dir: Path, task_dir: Path) -> None:
-    """Start fine-tuning from the continual run's finished first task when there is one.
+    """Start fine-tuning (or the first specialist) from the continual run's finished first task.
 
     The first task is the same recipe in both: same initial weights, data and schedule, no teacher
     yet, and a review that only collects (it draws nothing while no old task exists, from its own
@@ -215,8 +215,10 @@ def run_experiment(args, model_config: dict, *, test_clips: int = 6, test_size: 
             results["joint"] = {"matrix": [row], **summarize([row], tasks)}
         else:
             diag = {}
-            for task in tasks:
+            for k, task in enumerate(tasks):
                 model = _fresh_model(args, model_config)
+                if k == 0:  # the first specialist is the continual run's first task, same recipe
+                    _reuse_first_task(out / "continual" / f"0-{task}", out / "specialist" / task)
                 _train_task(args, model, ContinualObjective(), [task], out / "specialist" / task, args.steps)
                 diag[task] = score(model, {task: test_sets[task]}, precision=args.precision)[task]
             results["specialist"] = {"scores": diag, "avg": sum(diag.values()) / len(diag)}
