@@ -287,3 +287,19 @@ def test_callers_code_between_frames_runs_without_autocast(weights):
         assert not torch.is_inference_mode_enabled()
         assert not torch.is_autocast_enabled("cpu")
         assert (torch.ones(2, 2, requires_grad=True) * 2).requires_grad
+
+
+@pytest.mark.parametrize("arch", ["rrgnet", "j4rnet"])
+def test_low_precision_weight_cast_is_exact_and_leaves_callers_model_alone(weights, monkeypatch, arch):
+    """Casting conv weights once gives the outputs autocast's per-call casts give, bit for bit."""
+    from derain import runtime
+    from derain.models import load_model
+
+    frames = list(make_test_frames(frames=5, size=(32, 24)))
+    model = load_model(weights[arch])
+    cast = list(derain_frames(frames, model=model, device="cpu", precision="bf16"))
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the caller's copy is untouched
+    monkeypatch.setattr(runtime, "cast_for_inference", lambda m, precision: m)
+    per_call = list(derain_frames(frames, model=model, device="cpu", precision="bf16"))
+    for a, b in zip(cast, per_call, strict=True):
+        np.testing.assert_array_equal(a, b)

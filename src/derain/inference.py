@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import math
 import queue
 import sys
@@ -102,7 +103,10 @@ class Derainer:
             model = load_model(model)
         else:
             self.name = getattr(model, "arch", type(model).__name__)
-        self.model = runtime.prepare_model(model.eval(), self.device)
+            if self.precision != "fp32":
+                model = copy.deepcopy(model)  # the weight cast below must not change the caller's model
+        model = runtime.prepare_model(model.eval(), self.device)
+        self.model = runtime.cast_for_inference(model, self.precision)
         self.tile, self.overlap, self.chunk = tile, overlap, max(1, chunk)
 
     def _tiles(self, height: int, width: int) -> list[_Tile]:

@@ -2,7 +2,7 @@
 
 ``auto`` means: CUDA when present, else the CPU; on the CPU bf16 autocast + ``channels_last``
 when oneDNN reports native bf16 support (AVX-512-BF16 / AMX: 2-3x faster convs than fp32 on the
-Sapphire Rapids machine we measured, see docs/benchmarks.md), fp32 otherwise; fp16 on CUDA.
+2-core machine we measured, see docs/benchmarks.md), fp32 otherwise; fp16 on CUDA.
 """
 
 from __future__ import annotations
@@ -64,6 +64,34 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 def prepare_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Move a model to ``device`` in ``channels_last`` (fast for oneDNN and cuDNN alike)."""
     return model.to(device=device, memory_format=torch.channels_last)
+
+
+# The layers whose weights autocast casts to the low-precision dtype on every call.
+_AUTOCAST_CAST = (
+    torch.nn.Conv1d,
+    torch.nn.Conv2d,
+    torch.nn.Conv3d,
+    torch.nn.ConvTranspose2d,
+    torch.nn.Linear,
+)
+
+
+def cast_for_inference(model: torch.nn.Module, precision: str) -> torch.nn.Module:
+    """Store conv / linear weights in the autocast dtype once, for inference under :func:`autocast`.
+
+    Autocast casts a layer's fp32 weight to bf16/fp16 on every call and only caches the cast while
+    one autocast context stays open; the engine opens one per chunk (so that it never leaks into the
+    caller's code), which repeated the casts for every frame: 3% of a 640x360 RRGNet step. The
+    layers see the very same low-precision weights either way, so outputs are bit-identical.
+    Modifies ``model`` in place (fp32: untouched) and returns it.
+    """
+    if precision == "fp32":
+        return model
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    for module in model.modules():
+        if isinstance(module, _AUTOCAST_CAST):
+            module.to(dtype)
+    return model
 
 
 def set_cpu_threads(threads: int | None = None) -> int:

@@ -38,7 +38,8 @@ class ResBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv2(F.relu(self.conv1(x), inplace=True))
+        y = self.conv2(F.relu(self.conv1(x), inplace=True))
+        return x + (y if self.res_scale == 1.0 else self.res_scale * y)  # no multiply by 1
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
