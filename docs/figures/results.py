@@ -120,6 +120,12 @@ def forgetting_section(path: Path) -> str:
     if "finetune" in res:
         ft = res["finetune"]
         lines.append(f"- Plain fine-tuning: BWT {ft['bwt']:+.2f} dB, average {ft['avg']:.2f} dB.")
+    if "specialist" in res:
+        sp = res["specialist"]["avg"]
+        lines.append(
+            f"- Per-task specialists (one weight per rain type): average {sp:.2f} dB; the one continual "
+            f"weight is {cont['avg'] - sp:+.2f} dB from them."
+        )
     return "\n".join([*lines, "", "![forgetting](img/rrgnet_forgetting.png)"])
 
 

@@ -54,12 +54,28 @@ def forgetting_table(results: dict) -> str:
         for task, row in zip(tasks, results[name]["matrix"], strict=False):
             lines.append(f"| {task} | " + " | ".join(f"{row[t]:.2f}" for t in tasks) + " |")
         lines.append("")
-    lines += ["| strategy | average PSNR-Y | BWT (dB) |", "|---|---|---|"]
+    finals = _final_scores(results)
+    lines += ["**final models** (each strategy's model(s) at the end, on every task)", ""]
+    lines += ["| strategy | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    for name, vals in finals.items():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+    lines += ["", "| strategy | average PSNR-Y | BWT (dB) |", "|---|---|---|"]
     for name in ("continual", "finetune", "joint", "specialist"):
         if name in results:
             bwt = results[name].get("bwt")
             lines.append(f"| {name} | {results[name]['avg']:.2f} | {'—' if bwt is None else f'{bwt:+.2f}'} |")
     return "\n".join(lines) + "\n"
+
+
+def _final_scores(results: dict) -> dict[str, list[float]]:
+    """Per-task PSNR-Y of each strategy's final model(s), in task order."""
+    tasks, finals = results["tasks"], {}
+    for name in ("continual", "finetune", "joint"):
+        if name in results:
+            finals[name] = [results[name]["matrix"][-1][t] for t in tasks]
+    if "specialist" in results:
+        finals["specialist"] = [results["specialist"]["scores"][t] for t in tasks]
+    return finals
 
 
 def write_forgetting_table(results: dict, out_md: str | Path) -> Path:
@@ -78,12 +94,7 @@ def plot_forgetting(results: dict, out_png: str | Path) -> Path:
 
     tasks = results["tasks"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4), dpi=110)
-    finals = {"rainy input": [results["rainy_input"][t] for t in tasks]}
-    for name in ("finetune", "continual", "joint"):
-        if name in results:
-            finals[name] = [results[name]["matrix"][-1][t] for t in tasks]
-    if "specialist" in results:
-        finals["specialist"] = [results["specialist"]["scores"][t] for t in tasks]
+    finals = {"rainy input": [results["rainy_input"][t] for t in tasks], **_final_scores(results)}
     width = 0.8 / len(finals)
     x = np.arange(len(tasks))
     for i, (name, vals) in enumerate(finals.items()):
