@@ -27,7 +27,7 @@ def model(name: str) -> torch.nn.Module:
 
 def inference_fps(net: torch.nn.Module, size: tuple[int, int], precision: str, frames: int) -> float:
     device = torch.device("cpu")
-    net = runtime.prepare_model(net, device)
+    net = runtime.cast_for_inference(runtime.prepare_model(net, device), precision)  # as the engine does
     x = torch.rand(1, 1, 3, *size)
 
     def run() -> int:

@@ -76,7 +76,9 @@ class Derainer:
         precision: ``auto`` | ``fp32`` | ``bf16`` | ``fp16``.
         tile: tile side in pixels; ``0`` picks one from the model's ``max_tile_pixels`` budget.
         overlap: pixels shared by neighbouring tiles (blended).
-        chunk: frames pushed to the model per call.
+        chunk: frames pushed to the model per call. Outputs are the same for any chunk; 1 is
+            fastest overall: 4 gained 4% at 640x360 (``python -m benchmarks.bench_pipeline``) but
+            lost 15-35% at 720p/1080p and took 4K from 2.4 to 4.1 GB (docs/benchmarks.md).
 
     Call it with an iterable of ``(H, W, 3)`` uint8 frames; it yields as many derained frames.
     """
