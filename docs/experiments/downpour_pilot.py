@@ -34,6 +34,24 @@ def per_clip_light(model, test) -> list[float]:
     return [round(float(v), 2) for v in scores.reshape(len(test["light"]["rainy"]), -1).mean(1)]
 
 
+def pilot_setup(run: str, task: str, clean: str, steps: int, lr: float | None = None):
+    """A finished task folder of the continual ``run`` (with its review), the `derain train`
+    arguments of the pilot's tasks, and the five rain types' continual test sets."""
+    from derain.cli import build_parser
+    from derain.train.forgetting import make_test_sets
+
+    src = Path(run) / "continual" / task
+    if not (src / "review.pt").exists():
+        sys.exit(f"{src / 'review.pt'} is missing: rerun the continual experiment first")
+    train_args = build_parser().parse_args(
+        ["train", "--continual", "--clean", clean, "--steps", str(steps), "--batch", "16"]
+        + ["--val-clips", "8", "--log-every", "100", "--val-every", "100000"]
+        + ([] if lr is None else ["--lr", str(lr)])
+    )
+    test = make_test_sets(["light", "complex", "drizzle", "storm", "downpour"], clean, clips=6, size=128)
+    return src, train_args, test
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -42,20 +60,11 @@ def main() -> None:
     parser.add_argument("--clean", default=str(ROOT.parent / "shared" / "data" / "clean"))
     parser.add_argument("--run", default=str(ROOT / "runs" / "rrgnet-continual"))
     args = parser.parse_args()
-    from derain.cli import build_parser
     from derain.models import build_model
     from derain.train.continual import ContinualObjective, RainReview, freeze_teacher
-    from derain.train.forgetting import _train_task, make_test_sets, score
+    from derain.train.forgetting import _train_task, score
 
-    src = Path(args.run) / "continual" / "3-storm"
-    if not (src / "review.pt").exists():
-        sys.exit(f"{src / 'review.pt'} is missing: rerun the continual experiment first")
-    train_args = build_parser().parse_args(
-        ["train", "--continual", "--clean", args.clean, "--steps", str(args.steps), "--batch", "16"]
-        + ["--val-clips", "8", "--lr", str(args.lr), "--log-every", "100", "--val-every", "100000"]
-    )
-    tasks = ["light", "complex", "drizzle", "storm", "downpour"]
-    test = make_test_sets(tasks, args.clean, clips=6, size=128)
+    src, train_args, test = pilot_setup(args.run, "3-storm", args.clean, args.steps, args.lr)
     ckpt = torch.load(src / "last.pt", weights_only=False)
     model = build_model("rrgnet", **ckpt["model_config"])
     model.load_state_dict(ckpt["model"])
