@@ -14,6 +14,13 @@ SMALL = {
 }
 
 
+# Every architecture at its small size, plus the constructor options that change the graph.
+VARIANTS = {
+    **{arch: (arch, SMALL[arch]) for arch in sorted(ARCHITECTURES)},
+    "rrgnet-context": ("rrgnet", {**SMALL["rrgnet"], "context": True}),
+}
+
+
 def _randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     # Zero-initialised output layers would make every test trivially pass: perturb all weights.
     g = torch.Generator().manual_seed(seed)
@@ -27,10 +34,11 @@ def _clean(out):
     return out["clean"] if isinstance(out, dict) else out
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("size", [(32, 32), (37, 50), (21, 19)])
-def test_output_shape_any_size(arch, size):
-    model = _randomize(build_model(arch, **SMALL[arch]))
+def test_output_shape_any_size(variant, size):
+    arch, config = VARIANTS[variant]
+    model = _randomize(build_model(arch, **config))
     clip = torch.rand(2, 6, 3, *size)
     with torch.no_grad():
         out = _clean(model(clip))
@@ -38,9 +46,10 @@ def test_output_shape_any_size(arch, size):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_streaming_equals_whole(arch):
-    model = _randomize(build_model(arch, **SMALL[arch]))
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_streaming_equals_whole(variant):
+    arch, config = VARIANTS[variant]
+    model = _randomize(build_model(arch, **config))
     clip = torch.rand(1, 11, 3, 27, 34)
     with torch.no_grad():
         whole = _clean(model(clip))
@@ -57,10 +66,11 @@ def test_streaming_equals_whole(arch):
     torch.testing.assert_close(streamed, whole, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_streaming_equals_whole_under_bf16_autocast(arch):
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_streaming_equals_whole_under_bf16_autocast(variant):
     """The engine's default CPU path: streaming may only differ by bf16 rounding."""
-    model = _randomize(build_model(arch, **SMALL[arch]))
+    arch, config = VARIANTS[variant]
+    model = _randomize(build_model(arch, **config))
     clip = torch.rand(1, 9, 3, 24, 28)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         whole = _clean(model(clip)).float()
@@ -73,6 +83,24 @@ def test_streaming_equals_whole_under_bf16_autocast(arch):
         if tail is not None:
             outs.append(tail.float())
     torch.testing.assert_close(torch.cat(outs, 1), whole, atol=2e-2, rtol=0)
+
+
+def test_rrgnet_context_starts_as_the_plain_model_and_uses_the_whole_frame():
+    plain = _randomize(RRGNet(**SMALL["rrgnet"]))
+    context = RRGNet(**SMALL["rrgnet"], context=True).eval()
+    missing = context.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["film.bias", "film.weight"]  # zero-initialised
+    clip = torch.rand(1, 6, 3, 24, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(context(clip), plain(clip))
+        _randomize(context, seed=1)
+        before = context(clip)[..., :8]
+        far = clip.clone()
+        far[..., 96:] = 1.0 - far[..., 96:]  # ~90 pixels away: beyond the left edge's receptive field
+        after = context(far)[..., :8]
+        local = plain(far)[..., :8]
+    assert not torch.allclose(before, after)  # the frame-wide mean reaches every pixel
+    torch.testing.assert_close(local, plain(clip)[..., :8])  # the plain model's does not
 
 
 def test_rrgnet_single_frame_clip():

@@ -4,17 +4,16 @@ docs/rrgnet.md traces RRGNet's backward transfer to one dark, flat light-rain te
 downpour model treats as veiled: within RRGNet's ~100-pixel receptive field a veil of rain and a
 naturally low-contrast scene look alike. This pilot adds the cheapest frame-wide context, a FiLM
 modulation of the fused features by their own spatial mean (``x * (1 + g) + b``, ``g, b`` from a
-zero-initialised 1x1 conv, so training starts from plain RRGNet), and runs the two-task sequence
-light -> downpour with the shipped recipe (1000 steps each, lr 1e-3, distillation + rain review of
-256 clips, half-size replay). The baseline is plain RRGNet: the shipped run's light task (same
-recipe) followed by the same downpour task. Prints every task's score and the light clips one by
-one after each task.
+zero-initialised 1x1 conv, so training starts from plain RRGNet: ``RRGNet(context=True)``), and
+runs the two-task sequence light -> downpour with the shipped recipe (1000 steps each, lr 1e-3,
+distillation + rain review of 256 clips, half-size replay). The baseline is plain RRGNet: the
+shipped run's light task (same recipe) followed by the same downpour task. Prints every task's
+score and the light clips one by one after each task.
 
     python docs/experiments/context_pilot.py --steps 1000
 
 Needs runs/rrgnet-continual/continual/0-light/{last.pt,review.pt} (review.pt is not committed:
-rerun the continual experiment to recreate it) and the shared clean data. The context model is an
-experiment only: it is not part of the package.
+rerun the continual experiment to recreate it) and the shared clean data.
 """
 
 from __future__ import annotations
@@ -25,39 +24,13 @@ import tempfile
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from downpour_pilot import per_clip_light, pilot_setup  # noqa: E402
 
 from derain.models import RRGNet  # noqa: E402
-from derain.models.blocks import conv1x1  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class ContextRRGNet(RRGNet):
-    """RRGNet whose fused features are modulated by their frame-wide mean (FiLM)."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        width = self.config["width"]
-        self.film = conv1x1(width, 2 * width)
-        nn.init.zeros_(self.film.weight)
-        nn.init.zeros_(self.film.bias)
-
-    def decode(self, feats, skip, centre):
-        weights = self.fuse.weight.split(self.config["width"], dim=1)
-        x = F.conv2d(feats[0], weights[0], self.fuse.bias)
-        for f, w in zip(feats[1:], weights[1:], strict=True):
-            x = x + F.conv2d(f, w)
-        x = F.relu(x)
-        gain, shift = self.film(x.mean((2, 3), keepdim=True)).chunk(2, dim=1)
-        x = self.fuse_blocks(x * (1 + gain) + shift)
-        x = F.pixel_shuffle(self.dec_up(x), 2)
-        x = F.relu(self.dec_half(F.relu(x + skip)))
-        return centre + F.pixel_shuffle(self.dec_out(x), 2)
 
 
 def main() -> None:
@@ -87,7 +60,7 @@ def main() -> None:
                 review.load_state_dict(torch.load(light_dir / "review.pt", weights_only=False))
             else:
                 torch.manual_seed(train_args.seed)
-                model = ContextRRGNet()
+                model = RRGNet(context=True)
                 review.start_task("light")
                 objective = ContinualObjective(review=review, replay_fraction=0.5)
                 _train_task(train_args, model.train(), objective, ["light"], Path(tmp), args.steps, 1e-3)

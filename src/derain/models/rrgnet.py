@@ -42,6 +42,10 @@ class RRGNet(nn.Module):
         fusion_blocks: residual blocks after the group features are fused.
         group_size: frames per group (3 = triplets).
         num_groups: groups per window (3: centred at t-1, t, t+1).
+        context: modulate the fused features by their own frame-wide mean (FiLM, zero-initialised,
+            so training starts from the plain model). Tells a veil of heavy rain from a naturally
+            dark, flat scene, which a ~100-pixel receptive field cannot (docs/rrgnet.md, context
+            pilot). Streaming still equals whole; a tiled frame pools per tile.
 
     Shape:
         - Input: ``(N, T, 3, H, W)`` in [0, 1], any ``H, W`` (padded internally to a multiple of 4).
@@ -62,6 +66,7 @@ class RRGNet(nn.Module):
         fusion_blocks: int = 3,
         group_size: int = 3,
         num_groups: int = 3,
+        context: bool = False,
     ) -> None:
         super().__init__()
         if group_size % 2 != 1 or num_groups % 2 != 1:
@@ -73,6 +78,7 @@ class RRGNet(nn.Module):
             "fusion_blocks": fusion_blocks,
             "group_size": group_size,
             "num_groups": num_groups,
+            "context": context,
         }
         self.group_size, self.num_groups = group_size, num_groups
         self.window = num_groups + group_size - 1
@@ -91,6 +97,11 @@ class RRGNet(nn.Module):
         self.dec_out = conv3x3(skip_width, 3 * 4)
         nn.init.zeros_(self.dec_out.weight)
         nn.init.zeros_(self.dec_out.bias)
+        # Frame-wide context, created last so the other layers' initial weights do not depend on it.
+        self.film = conv1x1(width, 2 * width) if context else None
+        if self.film is not None:
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
 
     # -- parts ---------------------------------------------------------------------------------
     @staticmethod
@@ -135,7 +146,11 @@ class RRGNet(nn.Module):
         x = F.conv2d(feats[0], weights[0], self.fuse.bias)
         for f, w in zip(feats[1:], weights[1:], strict=True):
             x = x + F.conv2d(f, w)
-        x = self.fuse_blocks(F.relu(x))
+        x = F.relu(x)
+        if self.film is not None:
+            gain, shift = self.film(x.mean((2, 3), keepdim=True)).chunk(2, dim=1)
+            x = x * (1 + gain) + shift
+        x = self.fuse_blocks(x)
         x = F.pixel_shuffle(self.dec_up(x), 2)
         x = F.relu(self.dec_half(F.relu(x + skip)))
         return centre + F.pixel_shuffle(self.dec_out(x), 2)
