@@ -81,7 +81,8 @@ def cast_for_inference(model: torch.nn.Module, precision: str) -> torch.nn.Modul
 
     Autocast casts a layer's fp32 weight to bf16/fp16 on every call and only caches the cast while
     one autocast context stays open; the engine opens one per chunk (so that it never leaks into the
-    caller's code), which repeated the casts for every frame: 3% of a 640x360 RRGNet step. The
+    caller's code), which repeated the casts for every frame (3% of a one-thread 640x360 RRGNet
+    profile; inside the noise at two threads, `benchmarks/bench_pipeline.py`). The
     layers see the very same low-precision weights either way, so outputs are bit-identical.
     Modifies ``model`` in place (fp32: untouched) and returns it.
     """
