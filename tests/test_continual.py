@@ -178,6 +178,18 @@ def test_tiny_two_task_continual_run(tmp_path):
     assert again["continual"]["matrix"] == results["continual"]["matrix"]
     kept = torch.load(tmp_path / "run" / "continual" / "0-light" / "review.pt", weights_only=False)
     assert len(kept["tasks"]["light"]) == len(first["tasks"]["light"]) > 0
+    # The exported model card describes the whole sequence, not only its last task.
+    from derain.train.export import export
+
+    _, card = export(run / "continual" / "1-storm" / "last.pt", tmp_path / "w" / "seq.safetensors")
+    text = card.read_text()
+    assert "2 rain types learned in sequence (light -> storm)" in text
+    assert "2 tasks, 2 steps each" in text
+    assert "at step 2 of the last task (storm)" in text
+    alone = tmp_path / "alone.pt"
+    alone.write_bytes((run / "continual" / "1-storm" / "last.pt").read_bytes())
+    _, card = export(alone, tmp_path / "w" / "one.safetensors")
+    assert "rain types ['storm']" in card.read_text() and "in sequence" not in card.read_text()
 
 
 BAD_SETTINGS = [

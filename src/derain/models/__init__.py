@@ -50,6 +50,7 @@ def save_weights(model: nn.Module, path: str | Path, *, extra: dict | None = Non
         meta["extra"] = json.dumps(extra)
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     save_file(state, str(tmp), metadata=meta)
     tmp.replace(path)
