@@ -17,7 +17,7 @@ SMALL = {
 # Every architecture at its small size, plus the constructor options that change the graph.
 VARIANTS = {
     **{arch: (arch, SMALL[arch]) for arch in sorted(ARCHITECTURES)},
-    "rrgnet-context": ("rrgnet", {**SMALL["rrgnet"], "context": True}),
+    "rrgnet-plain": ("rrgnet", {**SMALL["rrgnet"], "context": False}),
 }
 
 
@@ -86,8 +86,8 @@ def test_streaming_equals_whole_under_bf16_autocast(variant):
 
 
 def test_rrgnet_context_starts_as_the_plain_model_and_uses_the_whole_frame():
-    plain = _randomize(RRGNet(**SMALL["rrgnet"]))
-    context = RRGNet(**SMALL["rrgnet"], context=True).eval()
+    plain = _randomize(RRGNet(**SMALL["rrgnet"], context=False))
+    context = RRGNet(**SMALL["rrgnet"]).eval()
     missing = context.load_state_dict(plain.state_dict(), strict=False).missing_keys
     assert sorted(missing) == ["film.bias", "film.weight"]  # zero-initialised
     clip = torch.rand(1, 6, 3, 24, 128)
@@ -101,6 +101,20 @@ def test_rrgnet_context_starts_as_the_plain_model_and_uses_the_whole_frame():
         local = plain(far)[..., :8]
     assert not torch.allclose(before, after)  # the frame-wide mean reaches every pixel
     torch.testing.assert_close(local, plain(clip)[..., :8])  # the plain model's does not
+
+
+def test_weights_saved_before_the_context_option_load_as_plain(tmp_path):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from derain.models import load_model, save_weights
+
+    path = save_weights(_randomize(RRGNet(**SMALL["rrgnet"], context=False)), tmp_path / "old.safetensors")
+    config = {k: v for k, v in RRGNet(**SMALL["rrgnet"]).config.items() if k != "context"}
+    save_file(load_file(str(path)), str(path), metadata={"arch": "rrgnet", "config": json.dumps(config)})
+    assert load_model(path).config["context"] is False
+    assert RRGNet().config["context"] is True  # a fresh model gets the shipped layout
 
 
 def test_rrgnet_single_frame_clip():

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--run", default=str(ROOT / "runs" / "rrgnet-continual"))
     parser.add_argument("--variants", default="baseline,context")
     args = parser.parse_args()
-    from derain.models import build_model
+    from derain.models import build_model, saved_config
     from derain.train.continual import ContinualObjective, RainReview, freeze_teacher
     from derain.train.forgetting import _train_task, score
 
@@ -55,7 +55,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             if variant == "baseline":
                 ckpt = torch.load(light_dir / "last.pt", weights_only=False)
-                model = build_model("rrgnet", **ckpt["model_config"])
+                model = build_model("rrgnet", **saved_config("rrgnet", ckpt["model_config"]))
                 model.load_state_dict(ckpt["model"])
                 review.load_state_dict(torch.load(light_dir / "review.pt", weights_only=False))
             else:

@@ -60,13 +60,13 @@ def main() -> None:
     parser.add_argument("--clean", default=str(ROOT.parent / "shared" / "data" / "clean"))
     parser.add_argument("--run", default=str(ROOT / "runs" / "rrgnet-continual"))
     args = parser.parse_args()
-    from derain.models import build_model
+    from derain.models import build_model, saved_config
     from derain.train.continual import ContinualObjective, RainReview, freeze_teacher
     from derain.train.forgetting import _train_task, score
 
     src, train_args, test = pilot_setup(args.run, "3-storm", args.clean, args.steps, args.lr)
     ckpt = torch.load(src / "last.pt", weights_only=False)
-    model = build_model("rrgnet", **ckpt["model_config"])
+    model = build_model("rrgnet", **saved_config("rrgnet", ckpt["model_config"]))
     model.load_state_dict(ckpt["model"])
     print("storm checkpoint, light per clip:", per_clip_light(model.eval(), test))
     review = RainReview(budget=256, seed=0)

@@ -24,6 +24,17 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {"j4rnet": J4RNet, "rrgnet": RRGNet}
 DEFAULT_MODEL = "rrgnet"
 
 
+# Constructor options whose default changed after weights were saved without them: a saved config
+# that lacks the key was trained with this value. (RRGNet's context layer became its default once
+# the full continual run showed it forgets less; docs/rrgnet.md.)
+_SAVED_BEFORE_OPTION = {"rrgnet": {"context": False}}
+
+
+def saved_config(arch: str, config: dict) -> dict:
+    """Constructor keywords for a *saved* model's ``config``, filling options it predates."""
+    return {**_SAVED_BEFORE_OPTION.get(arch, {}), **config}
+
+
 def build_model(arch: str, **config) -> nn.Module:
     """A fresh model of architecture ``arch`` with constructor keywords ``config``."""
     if arch not in ARCHITECTURES:
@@ -69,7 +80,7 @@ def _load_safetensors(path: Path) -> nn.Module:
         raise DerainError(f"cannot read weights {path}: {exc}") from exc
     if "arch" not in meta:
         raise DerainError(f"{path} has no 'arch' metadata: not a derain weight file")
-    model = build_model(meta["arch"], **json.loads(meta.get("config", "{}")))
+    model = build_model(meta["arch"], **saved_config(meta["arch"], json.loads(meta.get("config", "{}"))))
     _load_state(model, state, path)
     return model
 
@@ -89,7 +100,7 @@ def _load_checkpoint(path: Path) -> nn.Module:
         raise DerainError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
         raise DerainError(f"{path} is not a derain training checkpoint (no 'arch'/'model' entries)")
-    model = build_model(ckpt["arch"], **ckpt.get("model_config", {}))
+    model = build_model(ckpt["arch"], **saved_config(ckpt["arch"], ckpt.get("model_config", {})))
     _load_state(model, ckpt["model"], path)
     return model
 
@@ -123,5 +134,6 @@ __all__ = [
     "build_model",
     "load_model",
     "save_weights",
+    "saved_config",
     "shipped_weights",
 ]

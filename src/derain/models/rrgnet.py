@@ -44,8 +44,9 @@ class RRGNet(nn.Module):
         num_groups: groups per window (3: centred at t-1, t, t+1).
         context: modulate the fused features by their own frame-wide mean (FiLM, zero-initialised,
             so training starts from the plain model). Tells a veil of heavy rain from a naturally
-            dark, flat scene, which a ~100-pixel receptive field cannot (docs/rrgnet.md, context
-            pilot). Streaming still equals whole; a tiled frame pools per tile.
+            dark, flat scene, which a ~100-pixel receptive field cannot (docs/rrgnet.md). On by
+            default (the shipped weight has it); ``False`` gives the plain layout of the first
+            shipped weight. Streaming still equals whole; a tiled frame pools per tile.
 
     Shape:
         - Input: ``(N, T, 3, H, W)`` in [0, 1], any ``H, W`` (padded internally to a multiple of 4).
@@ -66,7 +67,7 @@ class RRGNet(nn.Module):
         fusion_blocks: int = 3,
         group_size: int = 3,
         num_groups: int = 3,
-        context: bool = False,
+        context: bool = True,
     ) -> None:
         super().__init__()
         if group_size % 2 != 1 or num_groups % 2 != 1:
