@@ -96,6 +96,14 @@ def forgetting_section(path: Path) -> str:
     cont = res["continual"]
     run = path.resolve().parent
     run = run.relative_to(ROOT) if run.is_relative_to(ROOT) else run
+    # The model's constructor keywords, from the first task's config; only those that differ from
+    # today's defaults go into the command (older runs predate RRGNet's context layer).
+    from derain.models import RRGNet, saved_config
+
+    first = path.parent / "continual" / f"0-{res['tasks'][0]}" / "config.json"
+    saved = saved_config("rrgnet", json.loads(first.read_text())["model_config"]) if first.exists() else {}
+    changed = {k: v for k, v in saved.items() if RRGNet().config.get(k) != v}
+    config = (" --config " + ",".join(f"{k}={json.dumps(v)}" for k, v in changed.items())) if changed else ""
     lines = [
         f"Run `{run}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
         "used in training (6 clips x 9 frames x 128x128 per rain type, fixed seeds), PSNR-Y on 8-bit",
@@ -103,7 +111,7 @@ def forgetting_section(path: Path) -> str:
         f"frames. First task at lr {res.get('lr_first_task', 1e-3)}, later tasks at "
         f"{res.get('lr_later_tasks', 1e-3)}; replay fraction {res.get('replay_fraction', 0.5)}.",
         "",
-        "Reproduce: `derain train --model rrgnet --continual --tasks "
+        f"Reproduce: `derain train --model rrgnet{config} --continual --tasks "
         f"{','.join(res['tasks'])} --steps {res['steps_per_task']} --batch 16 --review-budget "
         f"{res['review_budget']} --task-lr {res.get('lr_later_tasks', 1e-3)} --replay-fraction "
         f"{res.get('replay_fraction', 0.5)} --clean ../shared/data/clean --val-clips 8 --out "
@@ -164,7 +172,7 @@ def main() -> None:
     parser.add_argument("--presets", default="light,complex,drizzle,storm,downpour")
     parser.add_argument(
         "--forgetting",
-        default=str(ROOT / "runs" / "rrgnet-continual" / "forgetting.json"),
+        default=str(ROOT / "runs" / "rrgnet-context" / "forgetting.json"),
         help="forgetting.json of the continual run behind the shipped rrgnet",
     )
     parser.add_argument(
