@@ -5,6 +5,11 @@ and of each model, and writes input | clean | streak | alpha over each model's o
 |error| x4 (frame 10) to .cache/clip_errors/<clip>.png.
 
     python docs/experiments/clip_errors.py --clips 01_car-shadow_020,04_tennis_000,07_kodim08
+
+docs/img/light_veil_error.png (docs/results.md):
+
+    python docs/experiments/clip_errors.py --clips 03_drift-chicane_032 --models rrgnet,j4rnet \
+        --out docs/img --name light_veil_error --scale 0.5
 """
 
 from __future__ import annotations
@@ -28,12 +33,17 @@ def main() -> None:
     parser.add_argument("--clips", default="01_car-shadow_020,04_tennis_000,07_kodim08")
     parser.add_argument("--models", default="rrgnet,j4rnet-single")
     parser.add_argument("--frame", type=int, default=10)
+    parser.add_argument("--out", default=str(ROOT / ".cache" / "clip_errors"), help="folder for the PNGs")
+    parser.add_argument("--name", default=None, help="file stem (one clip only); default: the clip's name")
+    parser.add_argument("--scale", type=float, default=1.0, help="resize the sheet by this factor")
     args = parser.parse_args()
+    if args.name and "," in args.clips:
+        parser.error("--name needs a single clip")
     from derain.inference import Derainer
     from derain.io import FrameReader, write_image
 
     derainers = {m: Derainer(m, device="cpu") for m in args.models.split(",")}
-    out_dir = ROOT / ".cache" / "clip_errors"
+    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = args.frame
     for clip in args.clips.split(","):
@@ -57,7 +67,13 @@ def main() -> None:
         bottom = np.concatenate(row, 1)
         width = max(top.shape[1], bottom.shape[1])
         rows = [np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0))) for a in (top, bottom)]
-        write_image(out_dir / f"{clip}.png", np.concatenate(rows, 0))
+        sheet = np.concatenate(rows, 0)
+        if args.scale != 1.0:
+            from PIL import Image
+
+            size = (round(sheet.shape[1] * args.scale), round(sheet.shape[0] * args.scale))
+            sheet = np.asarray(Image.fromarray(sheet).resize(size, Image.Resampling.LANCZOS))
+        write_image(out_dir / f"{args.name or clip}.png", sheet)
 
 
 if __name__ == "__main__":
