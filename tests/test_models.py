@@ -201,3 +201,18 @@ def test_lr_schedule_holds_then_decays_to_lr_min():
     assert lr_at(1000, cfg) == pytest.approx(1e-5)
     lrs = [lr_at(s, cfg) for s in range(1001)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
+    from derain.cli import main
+
+    common = ["train", "--model", "rrgnet", "--presets", "light", "--steps", "1", "--batch", "2",
+              "--frames", "5", "--patch", "32", "--workers", "0", "--precision", "fp32", "--val-clips",
+              "0", "--out", str(tmp_path / "run")]
+    small = "width=8,skip_width=4,fusion_blocks=1"
+    assert main([*common, "--config", small + ",context=false"]) == 0
+    capsys.readouterr()
+    code = main([*common, "--config", small, "--steps", "2", "--resume"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "--config context=false" in err

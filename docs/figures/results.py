@@ -96,14 +96,14 @@ def forgetting_section(path: Path) -> str:
     cont = res["continual"]
     run = path.resolve().parent
     run = run.relative_to(ROOT) if run.is_relative_to(ROOT) else run
-    # The model's constructor keywords, from the first task's config; only those that differ from
-    # today's defaults go into the command (older runs predate RRGNet's context layer).
-    from derain.models import RRGNet, saved_config
+    # Constructor keywords that differ from today's defaults go into the command (older runs
+    # predate RRGNet's context layer); they are read from the first task's config.
+    from derain.models import RRGNet, config_flag
 
     first = path.parent / "continual" / f"0-{res['tasks'][0]}" / "config.json"
-    saved = saved_config("rrgnet", json.loads(first.read_text())["model_config"]) if first.exists() else {}
-    changed = {k: v for k, v in saved.items() if RRGNet().config.get(k) != v}
-    config = (" --config " + ",".join(f"{k}={json.dumps(v)}" for k, v in changed.items())) if changed else ""
+    saved = json.loads(first.read_text())["model_config"] if first.exists() else {}
+    flag = config_flag("rrgnet", saved, RRGNet().config) if saved else ""
+    config = f" {flag}" if flag else ""
     lines = [
         f"Run `{run}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
         "used in training (6 clips x 9 frames x 128x128 per rain type, fixed seeds), PSNR-Y on 8-bit",

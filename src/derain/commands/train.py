@@ -60,7 +60,9 @@ def add_parser(sub) -> None:
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--ckpt-every", type=int, default=250, help="write last.pt every N steps")
-    p.add_argument("--val-clips", type=int, default=16, help="validation clips (rendered once, TRAIN split)")
+    p.add_argument(
+        "--val-clips", type=int, default=16, help="validation clips (rendered once, TRAIN split); 0: none"
+    )
     p.add_argument("--val-patch", type=int, default=96, help="validation patch side in pixels")
     p.add_argument("--threads", type=int, default=None)
     # Continual learning (RRGNet).
@@ -133,6 +135,8 @@ def run(args) -> int:
 
     if args.out is None:
         raise DerainError("--out RUN_FOLDER is required")
+    if args.val_clips < 0:
+        raise DerainError(f"--val-clips must be >= 0, got {args.val_clips}")
     if args.continual and args.model != "rrgnet":
         raise DerainError("--continual trains RRGNet (use --model rrgnet)")
     try:

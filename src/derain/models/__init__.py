@@ -35,6 +35,16 @@ def saved_config(arch: str, config: dict) -> dict:
     return {**_SAVED_BEFORE_OPTION.get(arch, {}), **config}
 
 
+def config_flag(arch: str, saved: dict, current: dict) -> str:
+    """The ``--config`` that rebuilds a saved model where it differs from ``current`` (``""`` if not).
+
+    ``saved``: the model config a checkpoint or weight file records; ``current``: e.g. a fresh
+    model's ``config`` (today's defaults).
+    """
+    differ = {k: v for k, v in saved_config(arch, saved).items() if current.get(k) != v}
+    return ("--config " + ",".join(f"{k}={json.dumps(v)}" for k, v in differ.items())) if differ else ""
+
+
 def build_model(arch: str, **config) -> nn.Module:
     """A fresh model of architecture ``arch`` with constructor keywords ``config``."""
     if arch not in ARCHITECTURES:
@@ -132,6 +142,7 @@ __all__ = [
     "J4RNet",
     "RRGNet",
     "build_model",
+    "config_flag",
     "load_model",
     "save_weights",
     "saved_config",

@@ -118,15 +118,18 @@ def build_trainer(
         seed=args.seed if data_seed is None else data_seed,
         sources=sources,
     )
-    val = make_dataset(
-        args,
-        presets,
-        frames=val_frames or frames,
-        patch=max(patch, args.val_patch),
-        length=args.val_clips,
-        seed=args.seed + VAL_SEED_OFFSET,
-        sources=sources,
-    )
+    validate = None
+    if args.val_clips > 0:  # 0: no validation (a quick run, or a test)
+        val = make_dataset(
+            args,
+            presets,
+            frames=val_frames or frames,
+            patch=max(patch, args.val_patch),
+            length=args.val_clips,
+            seed=args.seed + VAL_SEED_OFFSET,
+            sources=sources,
+        )
+        validate = make_validator(val, objective.predict, count=args.val_clips)
     info = {
         "presets": presets,
         "frames": frames,
@@ -140,7 +143,7 @@ def build_trainer(
         objective=objective,
         dataset=data,
         config=cfg,
-        validate=make_validator(val, objective.predict, count=args.val_clips),
+        validate=validate,
         extra_state=info,
     )
 

@@ -30,6 +30,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from derain import runtime
+from derain.errors import DerainError
+from derain.models import config_flag
 from derain.train import distributed as dist_utils
 
 Objective = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict]]
@@ -83,6 +85,11 @@ def _batches(loader: DataLoader, sampler, start_step: int) -> Iterator[dict]:
         sampler.skip_samples(offset * loader.batch_size)
         yield from loader
         epoch, offset = epoch + 1, 0
+
+
+def _config_hint(model: nn.Module, ckpt: dict) -> str:
+    flag = config_flag(ckpt.get("arch", ""), ckpt.get("model_config", {}), getattr(model, "config", {}))
+    return f"it was trained with {flag}" if flag else "its weights do not match the architecture"
 
 
 class Trainer:
@@ -172,9 +179,11 @@ class Trainer:
         Returns the checkpoint's ``train_config`` (what the restored run was trained with).
         """
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        # Missing keys are fine only when taking weights as an initialisation (J4R-Net stage 2 from
+        # the single-frame stage, RRGNet's zero-initialised context layer from a plain model).
         missing, unexpected = self.model.load_state_dict(ckpt["model"], strict=False)
-        if unexpected:
-            raise RuntimeError(f"checkpoint {path} has unexpected keys: {unexpected[:5]}")
+        if unexpected or (missing and not weights_only):
+            raise DerainError(f"{path} does not fit this model ({_config_hint(self.model, ckpt)})")
         if weights_only:
             return ckpt.get("train_config", {})
         self.optimizer.load_state_dict(ckpt["optimizer"])
