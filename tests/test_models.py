@@ -216,3 +216,9 @@ def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "--config context=false" in err
+    # Without --resume the same folder is refused, not overwritten.
+    before = (tmp_path / "run" / "last.pt").read_bytes()
+    code = main([*common, "--config", small + ",context=false"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--resume" in err and "Traceback" not in err
+    assert (tmp_path / "run" / "last.pt").read_bytes() == before

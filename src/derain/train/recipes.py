@@ -177,6 +177,8 @@ def single(args: argparse.Namespace, model_config: dict) -> dict:
         trainer.load(last)
     elif args.resume:
         raise DerainError(f"--resume: no checkpoint at {last}")
+    elif last.exists():  # never train over a finished or interrupted run by accident
+        raise DerainError(f"{args.out} already holds a run: pass --resume to continue it, or another --out")
     elif args.init:
         trainer.load(args.init, weights_only=True)
     return trainer.fit()
