@@ -206,9 +206,29 @@ def test_lr_schedule_holds_then_decays_to_lr_min():
 def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
     from derain.cli import main
 
-    common = ["train", "--model", "rrgnet", "--presets", "light", "--steps", "1", "--batch", "2",
-              "--frames", "5", "--patch", "32", "--workers", "0", "--precision", "fp32", "--val-clips",
-              "0", "--out", str(tmp_path / "run")]
+    common = [
+        "train",
+        "--model",
+        "rrgnet",
+        "--presets",
+        "light",
+        "--steps",
+        "1",
+        "--batch",
+        "2",
+        "--frames",
+        "5",
+        "--patch",
+        "32",
+        "--workers",
+        "0",
+        "--precision",
+        "fp32",
+        "--val-clips",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     small = "width=8,skip_width=4,fusion_blocks=1"
     assert main([*common, "--config", small + ",context=false"]) == 0
     capsys.readouterr()

@@ -52,6 +52,30 @@ def _duration_tag(text: str | None) -> float | None:
         return None
 
 
+def _decode_salvaging(container, stream) -> Iterator:
+    """Decode ``stream`` packet by packet; on a decode error, first flush the frames already decoded.
+
+    ``container.decode`` dies at the first bad packet and drops the frames that a frame-threaded
+    decoder still holds (up to one per thread), so a truncated clip would lose its last good frames
+    on a many-core machine, or all of them when it is short. Here the decoder is drained before the
+    error is re-raised, so callers see every decodable frame, then the error.
+    """
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except (av.FFmpegError, OSError):
+            while True:
+                try:
+                    frames = stream.codec_context.decode(None)
+                except (av.FFmpegError, OSError):
+                    break
+                if not frames:
+                    break
+                yield from frames
+            raise
+        yield from frames
+
+
 class FrameReader:
     """Iterate over the frames of a video file, frame folder or image as ``(H, W, 3)`` uint8 RGB.
 
@@ -108,7 +132,7 @@ class FrameReader:
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = Fraction(rate.numerator, rate.denominator) if rate else default_fps
-        self._decoder = container.decode(stream)
+        self._decoder = _decode_salvaging(container, stream)
         try:
             self._first = next(self._decoder, None)
         except (av.FFmpegError, OSError) as exc:

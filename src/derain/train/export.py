@@ -48,8 +48,13 @@ def continual_lineage(ckpt_path: str | Path) -> list[tuple[str, int, float]]:
             return []
         path = found[0] if k < index else Path(ckpt_path)
         ck = torch.load(path, map_location="cpu", weights_only=False)
-        tasks.append((_TASK_DIR.match(found[0].parent.name).group(2), int(ck.get("step", 0)),
-                      float(ck.get("wall_time", 0.0))))
+        tasks.append(
+            (
+                _TASK_DIR.match(found[0].parent.name).group(2),
+                int(ck.get("step", 0)),
+                float(ck.get("wall_time", 0.0)),
+            )
+        )
     return tasks
 
 
@@ -70,18 +75,19 @@ def model_card(ckpt: dict, *, name: str, notes: str = "", lineage: list | None =
         f"for the first {cfg.get('decay_start', 0):.0%}), gradient clip {cfg.get('grad_clip')}, "
         f"precision {ckpt.get('precision')}, seed {cfg.get('seed')}"
     )
-    clips = (f"clips of {extra.get('frames')} frame(s), {extra.get('patch')}x{extra.get('patch')} "
-             "patches")
-    source = (f"rendered on the fly by derain's rain synthesizer from clean material "
-              f"`{extra.get('clean', '?')}` (TRAIN split only; docs/rain.md)")
+    clips = f"clips of {extra.get('frames')} frame(s), {extra.get('patch')}x{extra.get('patch')} patches"
+    source = (
+        f"rendered on the fly by derain's rain synthesizer from clean material "
+        f"`{extra.get('clean', '?')}` (TRAIN split only; docs/rain.md)"
+    )
     wall = ckpt.get("wall_time", 0)
     if lineage and len(lineage) > 1:
         names = [task for task, _, _ in lineage]
         steps = [s for _, s, _ in lineage]
         wall = sum(w for _, _, w in lineage)
         per_task = f"{steps[0]} steps" if len(set(steps)) == 1 else "/".join(map(str, steps)) + " steps"
-        data = (f"{len(names)} rain types learned in sequence ({' -> '.join(names)}), {source}; {clips}.")
-        schedule = (f"{len(names)} tasks, {per_task} each (the last task's settings: {optim}).")
+        data = f"{len(names)} rain types learned in sequence ({' -> '.join(names)}), {source}; {clips}."
+        schedule = f"{len(names)} tasks, {per_task} each (the last task's settings: {optim})."
         wall_text = f"{wall / 60:.1f} min of training steps, all {len(names)} tasks,"
     else:
         data = f"rain types {extra.get('presets')} {source}; {clips}."
