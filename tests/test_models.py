@@ -242,3 +242,24 @@ def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "--resume" in err and "Traceback" not in err
     assert (tmp_path / "run" / "last.pt").read_bytes() == before
+
+
+def test_data_augmentations_are_recorded_in_the_checkpoint_and_card(tmp_path, capsys):
+    from derain.cli import main
+
+    common = ["train", "--model", "rrgnet", "--presets", "light", "--steps", "1", "--batch", "2"]
+    common += ["--frames", "5", "--patch", "32", "--workers", "0", "--precision", "fp32"]
+    common += ["--val-clips", "0", "--config", "width=8,skip_width=4,fusion_blocks=1"]
+    run = tmp_path / "run"
+    assert main([*common, "--scene-haze", "0.5", "--dry", "0.25", "--out", str(run)]) == 0
+    extra = torch.load(run / "last.pt", weights_only=False)["extra"]
+    assert (extra["scene_haze"], extra["dry"]) == (0.5, 0.25)
+    weights = tmp_path / "w.safetensors"
+    assert main(["train", "--export", str(run / "last.pt"), "--to", str(weights)]) == 0
+    card = weights.with_suffix(".md").read_text()
+    assert "scene haze kept in the target on 50% of the clips, 25% of the clips dry" in card
+    capsys.readouterr()
+    for extra in (["--scene-haze", "1.5"], ["--dry", "-1"], ["--scene-haze", "0.5", "--data", str(tmp_path)]):
+        code = main([*common, *extra, "--out", str(tmp_path / "bad")])
+        err = capsys.readouterr().err
+        assert code != 0 and extra[0][2:6] in err and "Traceback" not in err and err.count("\n") == 1

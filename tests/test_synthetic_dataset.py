@@ -45,6 +45,42 @@ def test_items_are_deterministic_in_seed_and_index():
     assert torch.equal(a[3]["clean"], a[3]["clean"])  # a second call (sources now cached) agrees
 
 
+def test_scene_haze_is_kept_in_the_clean_target():
+    kw = dict(presets="light", frames=3, patch=32, length=12, seed=2)
+    plain = SyntheticRainClips(**kw)
+    assert torch.equal(SyntheticRainClips(**kw, scene_haze=0.0)[5]["rainy"], plain[5]["rainy"])
+    hazy = SyntheticRainClips(**kw, scene_haze=1.0)
+    contrast_drop = 0
+    for i in range(6):
+        a, b = plain[i], hazy[i]
+        # the formula still holds on the hazed background, and haze only mixes towards a grey
+        assert torch.equal(
+            b["rainy"], (1 - b["alpha"]) * (b["clean"] + b["streak"]) + b["alpha"] * b["reliance"]
+        )
+        assert not torch.equal(a["clean"], b["clean"])
+        assert 0 <= float(b["clean"].min()) and float(b["clean"].max()) <= 1
+        contrast_drop += int(b["clean"].std() < a["clean"].std())
+        assert torch.equal(hazy[i]["clean"], b["clean"])  # deterministic
+    assert contrast_drop == 6  # haze lowers contrast
+    some = SyntheticRainClips(**kw, scene_haze=0.5)
+    hazed = [not torch.equal(some[i]["clean"], plain[i]["clean"]) for i in range(12)]
+    assert 0 < sum(hazed) < 12
+    with pytest.raises(DerainError, match="scene_haze"):
+        SyntheticRainClips(**kw, scene_haze=1.5)
+
+
+def test_dry_clips_have_no_rain():
+    kw = dict(presets="downpour", frames=3, patch=32, length=8, seed=3)
+    dry, wet = SyntheticRainClips(**kw, dry=1.0), SyntheticRainClips(**kw)
+    for i in range(4):
+        x = dry[i]
+        assert torch.equal(x["rainy"], x["clean"]) and torch.equal(x["clean"], wet[i]["clean"])
+        assert float(x["streak"].abs().max()) == 0 and float(x["alpha"].max()) == 0
+        assert not torch.equal(wet[i]["rainy"], wet[i]["clean"])
+    with pytest.raises(DerainError, match="dry"):
+        SyntheticRainClips(**kw, dry=-0.1)
+
+
 def test_video_and_image_folder_sources(tmp_path, write_test_video, write_frame_folder, test_frames):
     (tmp_path / "clean").mkdir()
     write_test_video(tmp_path / "clean" / "pan.mp4", frames=12, size=(96, 64), with_audio=False)

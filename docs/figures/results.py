@@ -104,6 +104,13 @@ def forgetting_section(path: Path) -> str:
     saved = json.loads(first.read_text())["model_config"] if first.exists() else {}
     flag = config_flag("rrgnet", saved, RRGNet().config) if saved else ""
     config = f" {flag}" if flag else ""
+    # Training-only data options of the last task (--scene-haze, --dry) belong in the command too.
+    last = path.parent / "continual" / f"{len(res['tasks']) - 1}-{res['tasks'][-1]}" / "config.json"
+    extra = json.loads(last.read_text()).get("extra", {}) if last.exists() else {}
+    for key in ("scene_haze", "dry"):
+        if extra.get(key):
+            config += f" --{key.replace('_', '-')} {extra[key]}"
+    note = path.with_name("NOTE.md")  # how a run that reused another run's tasks was made
     lines = [
         f"Run `{run}`: tasks {' -> '.join(res['tasks'])}, TEST-split clips never",
         "used in training (6 clips x 9 frames x 128x128 per rain type, fixed seeds), PSNR-Y on 8-bit",
@@ -116,6 +123,7 @@ def forgetting_section(path: Path) -> str:
         f"{res['review_budget']} --task-lr {res.get('lr_later_tasks', 1e-3)} --replay-fraction "
         f"{res.get('replay_fraction', 0.5)} --clean ../shared/data/clean --val-clips 8 --out "
         f"{run} --compare {','.join(k for k in STRATEGIES if k in res)}`.",
+        *(["", note.read_text().strip()] if note.exists() else []),
         "",
         forgetting_table(res),
         f"- Continual BWT {cont['bwt']:+.2f} dB (target >= -0.30).",
@@ -172,7 +180,7 @@ def main() -> None:
     parser.add_argument("--presets", default="light,complex,drizzle,storm,downpour")
     parser.add_argument(
         "--forgetting",
-        default=str(ROOT / "runs" / "rrgnet-context" / "forgetting.json"),
+        default=str(ROOT / "runs" / "rrgnet-dry" / "forgetting.json"),
         help="forgetting.json of the continual run behind the shipped rrgnet",
     )
     parser.add_argument(

@@ -63,6 +63,20 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--val-clips", type=int, default=16, help="validation clips (rendered once, TRAIN split); 0: none"
     )
+    p.add_argument(
+        "--scene-haze",
+        type=float,
+        default=0.0,
+        help="share of training clips whose clean background gets haze of its own, kept in the target "
+        "(teaches that a hazy scene is not a rain veil; default 0)",
+    )
+    p.add_argument(
+        "--dry",
+        type=float,
+        default=0.0,
+        help="share of training clips left without rain (the model learns to leave dry scenes alone; "
+        "default 0)",
+    )
     p.add_argument("--val-patch", type=int, default=96, help="validation patch side in pixels")
     p.add_argument("--threads", type=int, default=None)
     # Continual learning (RRGNet).

@@ -89,3 +89,24 @@ def apply_veil(clean: np.ndarray, density: np.ndarray, colour: np.ndarray) -> np
     lift = np.maximum(colour.astype(np.float32) - clean, 0)
     lift *= times_rgb(density, np.ones(3, np.float32))
     return clean + lift
+
+
+def scene_haze(clip: np.ndarray, params: ClipParams, rng: np.random.Generator) -> np.ndarray:
+    """Haze that belongs to the *scene* (fog, smoke, a bright overcast distance), for the clean clip.
+
+    Unlike the rain veil (part of S, removed by a deraining model), this haze is applied to B itself
+    with the atmospheric model ``B' = B (1 - d) + d A``: a model trained with it learns that a hazy,
+    bright, low-contrast scene is not a veiled one and keeps it, as a user expects of light rain.
+    ``clip (T, H, W, 3)`` float32 in [0, 1] is returned hazed (new array); ``d`` is a smooth, still
+    density (up to 0.15..0.6, denser towards the top) and ``A`` a light grey, slightly tinted.
+    """
+    veil = VeilParams(
+        strength=float(rng.uniform(0.15, 0.6)),
+        base=float(rng.uniform(0.4, 0.9)),
+        gradient=float(rng.uniform(0.0, 1.5)),
+        drift=0.0,
+    )
+    airlight = rng.uniform(0.7, 1.0) * (1 + rng.uniform(-0.06, 0.06, size=3))
+    dens = veil_density(veil, params, rng)[..., None]
+    hazed = clip * (1 - dens) + dens * np.clip(airlight, 0, 1).astype(np.float32)
+    return np.clip(hazed, 0, 1, out=hazed).astype(np.float32, copy=False)

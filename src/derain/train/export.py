@@ -7,6 +7,7 @@ prose a person must write (lineage across stages, benchmark results).
 
 from __future__ import annotations
 
+import math
 import platform
 import re
 from pathlib import Path
@@ -29,8 +30,8 @@ def _cpu_name() -> str:
 _TASK_DIR = re.compile(r"^(\d+)-(.+)$")
 
 
-def continual_lineage(ckpt_path: str | Path) -> list[tuple[str, int, float]]:
-    """``(task, steps, wall seconds)`` of every task up to this checkpoint's in a continual run.
+def continual_lineage(ckpt_path: str | Path) -> list[tuple[str, int, float, dict]]:
+    """``(task, steps, wall seconds, data extras)`` of every task up to this checkpoint's in a continual run.
 
     A continual run writes ``<out>/continual/<k>-<task>/last.pt`` (``derain.train.continual``); for
     a checkpoint inside such a folder the earlier tasks' ``last.pt`` are read, so the card counts
@@ -53,9 +54,20 @@ def continual_lineage(ckpt_path: str | Path) -> list[tuple[str, int, float]]:
                 _TASK_DIR.match(found[0].parent.name).group(2),
                 int(ck.get("step", 0)),
                 float(ck.get("wall_time", 0.0)),
+                ck.get("extra", {}),
             )
         )
     return tasks
+
+
+def _augmentations(extra: dict) -> str:
+    """What a task's data added to plain rendered rain (``--scene-haze``, ``--dry``), or ``""``."""
+    parts = []
+    if extra.get("scene_haze"):
+        parts.append(f"scene haze kept in the target on {extra['scene_haze']:.0%} of the clips")
+    if extra.get("dry"):
+        parts.append(f"{extra['dry']:.0%} of the clips dry (no rain)")
+    return ", ".join(parts)
 
 
 def model_card(ckpt: dict, *, name: str, notes: str = "", lineage: list | None = None) -> str:
@@ -76,15 +88,21 @@ def model_card(ckpt: dict, *, name: str, notes: str = "", lineage: list | None =
         f"precision {ckpt.get('precision')}, seed {cfg.get('seed')}"
     )
     clips = f"clips of {extra.get('frames')} frame(s), {extra.get('patch')}x{extra.get('patch')} patches"
+    per_task = [(task, _augmentations(ex)) for task, _, _, ex in lineage or []] or [
+        (None, _augmentations(extra))
+    ]
+    augmented = [f"{task}: {text}" if task else text for task, text in per_task if text]
+    if augmented:
+        clips += " (" + "; ".join(augmented) + ")"
     source = (
         f"rendered on the fly by derain's rain synthesizer from clean material "
         f"`{extra.get('clean', '?')}` (TRAIN split only; docs/rain.md)"
     )
     wall = ckpt.get("wall_time", 0)
     if lineage and len(lineage) > 1:
-        names = [task for task, _, _ in lineage]
-        steps = [s for _, s, _ in lineage]
-        wall = sum(w for _, _, w in lineage)
+        names = [task for task, *_ in lineage]
+        steps = [s for _, s, *_ in lineage]
+        wall = sum(w for _, _, w, _ in lineage)
         per_task = f"{steps[0]} steps" if len(set(steps)) == 1 else "/".join(map(str, steps)) + " steps"
         data = f"{len(names)} rain types learned in sequence ({' -> '.join(names)}), {source}; {clips}."
         schedule = f"{len(names)} tasks, {per_task} each (the last task's settings: {optim})."
@@ -104,11 +122,17 @@ def model_card(ckpt: dict, *, name: str, notes: str = "", lineage: list | None =
         f"torch {torch.__version__}.",
     ]
     if last_val:
-        lines.append(
-            f"- **Validation** (held-out TRAIN-split clips, own seed): PSNR-Y {last_val['val_psnr']:.2f} dB, "
-            f"rainy input {last_val.get('val_psnr_input', float('nan')):.2f} dB, at step {last_val['step']}"
-            + (f" of the last task ({lineage[-1][0]})." if lineage and len(lineage) > 1 else ".")
+        val_input = last_val.get("val_psnr_input", float("nan"))
+        # Before validation left the augmentations out, dry clips made the input's PSNR infinite:
+        # such a figure is not comparable with other runs', so the card says so instead.
+        where = f"at step {last_val['step']}" + (
+            f" of the last task ({lineage[-1][0]})." if lineage and len(lineage) > 1 else "."
         )
+        if math.isfinite(val_input):
+            text = f"PSNR-Y {last_val['val_psnr']:.2f} dB, rainy input {val_input:.2f} dB, {where}"
+        else:
+            text = f"PSNR-Y {last_val['val_psnr']:.2f} dB on clips that included dry ones (no rain), {where}"
+        lines.append(f"- **Validation** (held-out TRAIN-split clips, own seed): {text}")
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"

@@ -52,9 +52,22 @@ def training_sources(spec: str | None) -> list:
 
 
 def make_dataset(
-    args, presets: list[str], *, frames: int, patch: int, length: int, seed: int, sources=None
+    args,
+    presets: list[str],
+    *,
+    frames: int,
+    patch: int,
+    length: int,
+    seed: int,
+    sources=None,
+    augment: bool = True,
 ) -> Dataset:
+    """The recipe's clips; ``augment=False`` leaves out --scene-haze and --dry (validation: plain rain)."""
     if args.data:
+        if getattr(args, "scene_haze", 0.0) or getattr(args, "dry", 0.0):
+            raise DerainError(
+                "--scene-haze and --dry change synthetic clips as they are rendered: drop them or --data"
+            )
         from derain.data.folders import SynthFolderClips
 
         return SynthFolderClips(args.data, frames=frames, patch=patch, length=length, seed=seed)
@@ -67,6 +80,8 @@ def make_dataset(
         patch=patch,
         length=length,
         seed=seed,
+        scene_haze=getattr(args, "scene_haze", 0.0) if augment else 0.0,
+        dry=getattr(args, "dry", 0.0) if augment else 0.0,
     )
 
 
@@ -128,6 +143,7 @@ def build_trainer(
             length=args.val_clips,
             seed=args.seed + VAL_SEED_OFFSET,
             sources=sources,
+            augment=False,  # scores comparable across runs (and dry clips have no finite input PSNR)
         )
         validate = make_validator(val, objective.predict, count=args.val_clips)
     info = {
@@ -136,6 +152,8 @@ def build_trainer(
         "patch": patch,
         "clean": args.clean or "bundled",
         "data": args.data,
+        "scene_haze": getattr(args, "scene_haze", 0.0),
+        "dry": getattr(args, "dry", 0.0),
         **(extra or {}),
     }
     return Trainer(
