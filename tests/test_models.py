@@ -203,32 +203,15 @@ def test_lr_schedule_holds_then_decays_to_lr_min():
     assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
 
 
+# One training step of a tiny RRGNet through the CLI (add --out and --config).
+TINY_TRAIN = ["train", "--model", "rrgnet", "--presets", "light", "--steps", "1", "--batch", "2"]
+TINY_TRAIN += ["--frames", "5", "--patch", "32", "--workers", "0", "--precision", "fp32", "--val-clips", "0"]
+
+
 def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
     from derain.cli import main
 
-    common = [
-        "train",
-        "--model",
-        "rrgnet",
-        "--presets",
-        "light",
-        "--steps",
-        "1",
-        "--batch",
-        "2",
-        "--frames",
-        "5",
-        "--patch",
-        "32",
-        "--workers",
-        "0",
-        "--precision",
-        "fp32",
-        "--val-clips",
-        "0",
-        "--out",
-        str(tmp_path / "run"),
-    ]
+    common = [*TINY_TRAIN, "--out", str(tmp_path / "run")]
     small = "width=8,skip_width=4,fusion_blocks=1"
     assert main([*common, "--config", small + ",context=false"]) == 0
     capsys.readouterr()
@@ -247,9 +230,7 @@ def test_resuming_a_run_with_another_config_names_the_flag(tmp_path, capsys):
 def test_data_augmentations_are_recorded_in_the_checkpoint_and_card(tmp_path, capsys):
     from derain.cli import main
 
-    common = ["train", "--model", "rrgnet", "--presets", "light", "--steps", "1", "--batch", "2"]
-    common += ["--frames", "5", "--patch", "32", "--workers", "0", "--precision", "fp32"]
-    common += ["--val-clips", "0", "--config", "width=8,skip_width=4,fusion_blocks=1"]
+    common = [*TINY_TRAIN, "--config", "width=8,skip_width=4,fusion_blocks=1"]
     run = tmp_path / "run"
     assert main([*common, "--scene-haze", "0.5", "--dry", "0.25", "--out", str(run)]) == 0
     extra = torch.load(run / "last.pt", weights_only=False)["extra"]

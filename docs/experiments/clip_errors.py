@@ -10,6 +10,13 @@ docs/img/light_veil_error.png (docs/results.md):
 
     python docs/experiments/clip_errors.py --clips 03_drift-chicane_032 --models rrgnet,j4rnet \
         --out docs/img --name light_veil_error --scale 0.5
+
+The level shifts in docs/rrgnet.md ("Dry and hazy scenes"): ``--dry`` also feeds each model the
+clean frames (a rain-free scene should come out unchanged), ``--film-off`` also runs each RRGNet
+with its frame-wide context layer switched off (no figure is written with these):
+
+    python docs/experiments/clip_errors.py --clips 03_drift-chicane_032 --dry --film-off --models \
+        runs/rrgnet-context/continual/3-storm/last.pt,runs/rrgnet-context/continual/4-downpour/last.pt,rrgnet
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / ".cache" / "clip_errors"), help="folder for the PNGs")
     parser.add_argument("--name", default=None, help="file stem (one clip only); default: the clip's name")
     parser.add_argument("--scale", type=float, default=1.0, help="resize the sheet by this factor")
+    parser.add_argument("--dry", action="store_true", help="also print each model's bias on the clean frames")
+    parser.add_argument(
+        "--film-off", action="store_true", help="also run each RRGNet without its context layer"
+    )
     args = parser.parse_args()
     if args.name and "," in args.clips:
         parser.error("--name needs a single clip")
@@ -60,9 +71,20 @@ def main() -> None:
             out = np.stack(list(derainer(list(rainy))))
             e = luma(out) - luma(clean)
             line.append(f"{name} bias {e.mean():+.2f} rmse {np.sqrt((e**2).mean()):.2f}")
+            if args.dry:
+                dry = luma(np.stack(list(derainer(list(clean))))) - luma(clean)
+                line.append(f"{name} on clean frames bias {dry.mean():+.2f}")
+            film = getattr(derainer.model, "film", None)
+            if args.film_off and film is not None:
+                derainer.model.film = None
+                off = luma(np.stack(list(derainer(list(rainy))))) - luma(clean)
+                derainer.model.film = film
+                line.append(f"{name} context off bias {off.mean():+.2f}")
             diff = np.abs(out[t].astype(int) - clean[t].astype(int)) * 4
             row += [out[t], np.clip(diff, 0, 255).astype(np.uint8)]
-        print("; ".join(line))
+        print(";\n  ".join(line))
+        if args.dry or args.film_off:
+            continue
         top = np.concatenate([rainy[t], clean[t], streak[t], alpha[t]], 1)
         bottom = np.concatenate(row, 1)
         width = max(top.shape[1], bottom.shape[1])

@@ -88,10 +88,10 @@ def model_card(ckpt: dict, *, name: str, notes: str = "", lineage: list | None =
         f"precision {ckpt.get('precision')}, seed {cfg.get('seed')}"
     )
     clips = f"clips of {extra.get('frames')} frame(s), {extra.get('patch')}x{extra.get('patch')} patches"
-    per_task = [(task, _augmentations(ex)) for task, _, _, ex in lineage or []] or [
+    task_options = [(task, _augmentations(ex)) for task, _, _, ex in lineage or []] or [
         (None, _augmentations(extra))
     ]
-    augmented = [f"{task}: {text}" if task else text for task, text in per_task if text]
+    augmented = [f"{task}: {text}" if task else text for task, text in task_options if text]
     if augmented:
         clips += " (" + "; ".join(augmented) + ")"
     source = (

@@ -51,6 +51,11 @@ def training_sources(spec: str | None) -> list:
     return select_split(load_sources(spec), "train")
 
 
+def data_options(args) -> dict:
+    """The training-only data options (``--scene-haze``, ``--dry``); absent ones are off."""
+    return {"scene_haze": getattr(args, "scene_haze", 0.0), "dry": getattr(args, "dry", 0.0)}
+
+
 def make_dataset(
     args,
     presets: list[str],
@@ -64,7 +69,7 @@ def make_dataset(
 ) -> Dataset:
     """The recipe's clips; ``augment=False`` leaves out --scene-haze and --dry (validation: plain rain)."""
     if args.data:
-        if getattr(args, "scene_haze", 0.0) or getattr(args, "dry", 0.0):
+        if any(data_options(args).values()):
             raise DerainError(
                 "--scene-haze and --dry change synthetic clips as they are rendered: drop them or --data"
             )
@@ -80,8 +85,7 @@ def make_dataset(
         patch=patch,
         length=length,
         seed=seed,
-        scene_haze=getattr(args, "scene_haze", 0.0) if augment else 0.0,
-        dry=getattr(args, "dry", 0.0) if augment else 0.0,
+        **(data_options(args) if augment else {}),
     )
 
 
@@ -152,8 +156,7 @@ def build_trainer(
         "patch": patch,
         "clean": args.clean or "bundled",
         "data": args.data,
-        "scene_haze": getattr(args, "scene_haze", 0.0),
-        "dry": getattr(args, "dry", 0.0),
+        **data_options(args),
         **(extra or {}),
     }
     return Trainer(
